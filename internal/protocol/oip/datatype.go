@@ -19,9 +19,9 @@ type datatype struct {
 	// size is the bytes per element in Triton's binary extension; 0 for
 	// BYTES, whose elements carry their own length.
 	size int
-	// min and max bound integer values; max bounds float magnitudes.
-	min int64
-	max uint64
+	// min and max bound integer values; fmax bounds float magnitudes.
+	min  int64
+	max  uint64
 	fmax float64
 }
 
