@@ -20,6 +20,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-ai/rampart"
+	"github.com/rampart-ai/rampart/internal/audit"
+	"github.com/rampart-ai/rampart/internal/authn/jwt"
+	"github.com/rampart-ai/rampart/internal/authn/mtls"
 )
 
 // Config is the whole of rampart.yaml.
@@ -32,7 +35,7 @@ type Config struct {
 	Listen   Listener  `yaml:"listen"`
 	Admin    Admin     `yaml:"admin"`
 	Log      Log       `yaml:"log"`
-	Audit    Audit     `yaml:"audit"`
+	Audit    audit.Config `yaml:"audit"`
 	Identity Identity  `yaml:"identity"`
 	Policies []string  `yaml:"policies"`
 	Limits   Limits    `yaml:"limits"`
@@ -81,21 +84,11 @@ type Log struct {
 	Requests bool `yaml:"requests"`
 }
 
-// Audit configures the tamper-evident audit log.
-type Audit struct {
-	Dir                string        `yaml:"dir"`
-	Origin             string        `yaml:"origin"`
-	BatchSize          int           `yaml:"batch_size"`
-	FlushInterval      time.Duration `yaml:"flush_interval"`
-	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
-	QueueSize          int           `yaml:"queue_size"`
-}
-
 // Identity configures authenticators; each is off unless configured.
 type Identity struct {
 	APIKeys *APIKeys `yaml:"api_keys"`
 	JWT     *JWT     `yaml:"jwt"`
-	MTLS    *MTLS    `yaml:"mtls"`
+	MTLS    *mtls.Config `yaml:"mtls"`
 }
 
 // APIKeys points at the key store managed by `rampart keys`.
@@ -105,31 +98,10 @@ type APIKeys struct {
 
 // JWT configures bearer tokens from an OIDC issuer.
 type JWT struct {
-	Issuer          string        `yaml:"issuer"`
-	Audience        []string      `yaml:"audience"`
-	JWKSURL         string        `yaml:"jwks_url"`
-	Algorithms      []string      `yaml:"algorithms"`
-	RefreshInterval time.Duration `yaml:"refresh_interval"`
-	Leeway          time.Duration `yaml:"leeway"`
-	SubjectClaim    string        `yaml:"subject_claim"`
-	RolesClaim      string        `yaml:"roles_claim"`
-	TenantClaim     string        `yaml:"tenant_claim"`
-	AttributeClaims []string      `yaml:"attribute_claims"`
-}
-
-// MTLS maps verified client certificates to principals.
-type MTLS struct {
-	Rules []MTLSRule `yaml:"rules"`
-}
-
-// MTLSRule matches one certificate identity.
-type MTLSRule struct {
-	SubjectCN string   `yaml:"subject_cn"`
-	URISAN    string   `yaml:"uri_san"`
-	DNSSAN    string   `yaml:"dns_san"`
-	Principal string   `yaml:"principal"`
-	Roles     []string `yaml:"roles"`
-	Tenant    string   `yaml:"tenant"`
+	jwt.Config `yaml:",inline"`
+	// JWKSCAFile holds the CA certificates that sign the JWKS endpoint's
+	// TLS certificate, for issuers behind a private CA.
+	JWKSCAFile string `yaml:"jwks_ca_file"`
 }
 
 // Limits bound what a request may contain. Zero values take defaults.
@@ -485,36 +457,24 @@ func (c *Config) validate() error {
 		return err
 	}
 	if j := c.Identity.JWT; j != nil {
-		p := []any{"identity", "jwt"}
-		if j.Issuer == "" {
-			return c.errAt(p, "identity.jwt.issuer is required")
+		if j.JWKSCAFile != "" {
+			j.JWKSCAFile = c.resolve(j.JWKSCAFile)
 		}
-		if len(j.Audience) == 0 {
-			return c.errAt(p, "identity.jwt.audience is required")
-		}
-		if _, err := url.ParseRequestURI(j.JWKSURL); err != nil || j.JWKSURL == "" {
-			return c.errAt(append(p, "jwks_url"), "identity.jwt.jwks_url must be an absolute URL")
-		}
-		if len(j.Algorithms) == 0 {
-			return c.errAt(p, "identity.jwt.algorithms is required (an allowlist such as [RS256, ES256])")
-		}
-		for _, a := range j.Algorithms {
-			switch a {
-			case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
-			default:
-				return c.errAt(append(p, "algorithms"), "identity.jwt.algorithms: %q is not allowed (asymmetric algorithms only)", a)
-			}
+		if err := j.Config.Validate(); err != nil {
+			return c.errAt([]any{"identity", "jwt"}, "identity.%v", err)
 		}
 	}
 	if m := c.Identity.MTLS; m != nil {
 		if c.Listen.TLS == nil || c.Listen.TLS.ClientCAFile == "" {
 			return c.errAt([]any{"identity", "mtls"}, "identity.mtls needs listen.tls.client_ca_file")
 		}
-		for i, r := range m.Rules {
-			if r.SubjectCN == "" && r.URISAN == "" && r.DNSSAN == "" {
-				return c.errAt([]any{"identity", "mtls", "rules", i}, "mtls rule %d matches nothing: set subject_cn, uri_san or dns_san", i)
-			}
+		if err := m.Validate(); err != nil {
+			return c.errAt([]any{"identity", "mtls"}, "identity.%v", err)
 		}
+	}
+	c.Audit.SetDefaults()
+	if err := c.Audit.Validate(); err != nil {
+		return c.errAt([]any{"audit"}, "%v", err)
 	}
 	if len(c.Routes) == 0 {
 		return c.errAt([]any{"routes"}, "no routes: declare at least one route")

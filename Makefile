@@ -1,0 +1,35 @@
+# Rampart: one command per chore. `make help` lists them.
+export GOTOOLCHAIN := local
+GO      ?= go
+BIN     := bin/rampart
+PKGS    := ./...
+FUZZTIME ?= 20s
+
+.PHONY: help build test lint fuzz bench check demo clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build the static binary into bin/rampart
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/rampart
+
+test: ## run the whole test suite (installs what the end-to-end tests need)
+	bash scripts/test.sh
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fuzz: ## run every native fuzz target for FUZZTIME each
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+bench: build ## gateway benchmark: direct vs nginx vs rampart (writes bench/results/)
+	bash bench/gateway.sh
+
+check: lint test ## what CI runs
+
+demo: build ## the guided tour
+	$(BIN) demo
+
+clean:
+	rm -rf bin
