@@ -29,6 +29,7 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	gojwt "github.com/golang-jwt/jwt/v5"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/authn"
@@ -38,7 +39,8 @@ import (
 type Config struct {
 	Issuer string `yaml:"issuer"`
 	// Audience lists accepted audiences; a token must name at least one.
-	Audience []string `yaml:"audience"`
+	// In YAML it is one string or a list.
+	Audience Audiences `yaml:"audience"`
 	// JWKSURL is the issuer's key set; it must be https.
 	JWKSURL string `yaml:"jwks_url"`
 	// Algorithms is the allowlist, e.g. [RS256, ES256]. Required.
@@ -60,6 +62,28 @@ type Config struct {
 	// HTTPClient fetches the JWKS; nil means a client with a 10s timeout.
 	// It is for custom CAs and tests, not for YAML.
 	HTTPClient *http.Client `yaml:"-"`
+}
+
+// Audiences is a list of audiences that also decodes from a single YAML
+// string, as OIDC configurations often write it.
+type Audiences []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (a *Audiences) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*a = Audiences{s}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*a = l
+	return nil
 }
 
 // allowedAlgorithms are the asymmetric JWS algorithms golang-jwt verifies.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-ai/rampart"
 )
@@ -342,6 +343,34 @@ func TestRegressionAlgConfusion(t *testing.T) {
 		if err := cfg.Validate(); err == nil {
 			t.Fatalf("config allowed %s", alg)
 		}
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		aud  []string
+		ok   bool
+	}{
+		{"audience string", "issuer: i\naudience: api\njwks_url: https://x\nalgorithms: [RS256]\nroles_claim: groups\n", []string{"api"}, true},
+		{"audience list", "issuer: i\naudience: [a, b]\njwks_url: https://x\nalgorithms: [RS256]\n", []string{"a", "b"}, true},
+		{"audience map", "audience: {a: b}\n", nil, false},
+		{"unknown key", "issuer: i\nissuer_url: x\n", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			dec := yaml.NewDecoder(strings.NewReader(tt.doc))
+			dec.KnownFields(true)
+			err := dec.Decode(&c)
+			if (err == nil) != tt.ok {
+				t.Fatalf("decode: %v", err)
+			}
+			if tt.ok && (!slices.Equal(c.Audience, tt.aud) || c.Validate() != nil) {
+				t.Fatalf("config = %+v, %v", c, c.Validate())
+			}
+		})
 	}
 }
 
