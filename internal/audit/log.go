@@ -207,7 +207,8 @@ func (l *Log) Append(rec Record) {
 		rec.Time = time.Now()
 	}
 	l.mu.RLock()
-	if !l.closed {
+	closed := l.closed
+	if !closed {
 		select {
 		case l.ch <- item{rec: rec}:
 			l.mu.RUnlock()
@@ -216,7 +217,15 @@ func (l *Log) Append(rec Record) {
 		}
 	}
 	l.mu.RUnlock()
-	if err := l.spool.write([]Record{rec}, false); err != nil {
+	// After Close no writer syncs or closes the spool, so do it here; the
+	// next Open replays the record.
+	err := l.spool.write([]Record{rec}, closed)
+	if closed {
+		if cerr := l.spool.close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		l.dropped.Add(1)
 		l.logger.Error("audit: record dropped: queue full and spool failed", "err", err, "request_id", rec.RequestID)
 	}
