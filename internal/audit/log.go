@@ -100,7 +100,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Log, error) {
 		return nil, err
 	}
 	l.spool.count.Store(pending)
-	if pending > 0 {
+	// Replay whenever files exist, even with no readable records in them,
+	// so damaged leftovers are cleared instead of lingering forever.
+	if names, err := l.spool.files(); err == nil && len(names) > 0 {
 		if err := l.replaySpool(ctx); err != nil {
 			// The spool stays on disk and the writer retries; the gateway
 			// can still serve routes that are not must-log.

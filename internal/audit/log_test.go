@@ -431,6 +431,9 @@ func TestSpoolReplaySkipsDamage(t *testing.T) {
 	if len(got) != 2 || got[0].RequestID != "req-000000" || got[1].RequestID != "req-000001" {
 		t.Fatalf("replayed %+v", got)
 	}
+	if names, _ := (&spool{dir: filepath.Join(dir, SpoolDir)}).files(); len(names) != 0 {
+		t.Fatalf("replayed spool files not removed: %v", names)
+	}
 }
 
 func TestTailExport(t *testing.T) {
@@ -462,5 +465,30 @@ func TestTailExport(t *testing.T) {
 	buf.Reset()
 	if next, err = r.Export(t.Context(), 50, &buf); err != nil || next != 50 || buf.Len() != 0 {
 		t.Fatalf("Export at end: next %d err %v out %q", next, err, buf.String())
+	}
+}
+
+// TestSpoolProgressNoDuplicates: a crash after a replay batch committed but
+// before its spool file was removed must not replay that batch again; the
+// committed offset says where to resume.
+func TestSpoolProgressNoDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, testConfig(dir))
+	l.Close()
+	first, _ := json.Marshal(rec(0))
+	second, _ := json.Marshal(rec(1))
+	name := "spool-00000000000000000001-bb.jsonl"
+	content := string(first) + "\n" + string(second) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, SpoolDir, name), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, dir)
+	exec(t, db, `INSERT INTO spool_progress (file, offset) VALUES (?, ?)`, name, len(first)+1)
+	db.Close()
+	l = openTest(t, testConfig(dir))
+	l.Close()
+	got := readAll(t, dir)
+	if len(got) != 1 || got[0].RequestID != "req-000001" {
+		t.Fatalf("replayed %+v, want only the uncommitted record", got)
 	}
 }
