@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,4 +255,43 @@ func BenchmarkAuthorize(b *testing.B) {
 			b.Fatalf("denied: %+v", d)
 		}
 	}
+}
+
+// The entity cache is keyed by principal ID and model name, but a caller's
+// roles or a model's attributes can change under the same key (a key's
+// roles edited, a JWT with new claims); decisions must follow the content,
+// also under concurrency.
+func TestEntityCacheFollowsContent(t *testing.T) {
+	e := mustParse(t, testPolicies)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				admin := (i+g)%2 == 0
+				roles := []string{"viewer"}
+				if admin {
+					roles = []string{"admin"}
+				}
+				tenant := "acme"
+				if i%3 == 0 {
+					tenant = "globex"
+				}
+				p := &rampart.Principal{ID: "jwt:same", Method: rampart.AuthJWT, Roles: roles, Tenant: "acme"}
+				d := e.Authorize(Request{Principal: p, Action: rampart.ActionAdmin, Model: "m", ModelAttrs: map[string]string{"tenant": tenant}})
+				if d.Allowed != admin {
+					t.Errorf("roles %v: allowed = %v", roles, d.Allowed)
+					return
+				}
+				p.Roles = []string{"analyst"}
+				d = e.Authorize(Request{Principal: p, Action: rampart.ActionInfer, Model: "m", ModelAttrs: map[string]string{"tenant": tenant}})
+				if d.Allowed != (tenant == "acme") {
+					t.Errorf("model tenant %s: allowed = %v", tenant, d.Allowed)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

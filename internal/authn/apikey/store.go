@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,13 @@ func OpenStore(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open key store: empty path")
 	}
+	// Hashes are not secrets, but key metadata (names, tenants, roles) is
+	// nobody else's business: create the file owner-only.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	f.Close()
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
