@@ -133,6 +133,9 @@ func TestPlaintextNeverStored(t *testing.T) {
 	}
 	_, secret, _ := parseKey(plain)
 	s.Close()
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key db mode: %v, %v", st.Mode(), err)
+	}
 	for _, f := range []string{path, path + "-wal"} {
 		b, err := os.ReadFile(f)
 		if errors.Is(err, os.ErrNotExist) {
