@@ -25,6 +25,7 @@ const (
 )
 
 type paramRule struct {
+	name     string
 	kind     paramKind
 	min, max float64
 }
@@ -32,26 +33,27 @@ type paramRule struct {
 // params are the well-known scalar parameters, checked for type and range
 // because budgets and detectors read them (max_tokens, n) and because a
 // server given a wild value may misbehave. Ranges follow the OpenAI API.
+// Each rule repeats its name so that Parameters keys need no allocation.
 var params = map[string]paramRule{
-	"temperature":           {kNumber, 0, 2},
-	"top_p":                 {kNumber, 0, 1},
-	"n":                     {kInteger, 1, 128},
-	"max_tokens":            {kInteger, 0, 1 << 24},
-	"max_completion_tokens": {kInteger, 0, 1 << 24},
-	"presence_penalty":      {kNumber, -2, 2},
-	"frequency_penalty":     {kNumber, -2, 2},
-	"seed":                  {kInteger, math.MinInt64, math.MaxInt64},
-	"logprobs":              {kBoolOrInteger, 0, 20},
-	"top_logprobs":          {kInteger, 0, 20},
-	"best_of":               {kInteger, 1, 128},
-	"echo":                  {kBool, 0, 0},
-	"dimensions":            {kInteger, 1, 1 << 16},
-	"user":                  {kString, 0, 0},
-	"encoding_format":       {kString, 0, 0},
-	"stop":                  {kString, 0, 0}, // or an array of strings, checked apart
-	"top_k":                 {kInteger, -1, 1 << 20},
-	"min_p":                 {kNumber, 0, 1},
-	"repetition_penalty":    {kNumber, 0, 10},
+	"temperature":           {"temperature", kNumber, 0, 2},
+	"top_p":                 {"top_p", kNumber, 0, 1},
+	"n":                     {"n", kInteger, 1, 128},
+	"max_tokens":            {"max_tokens", kInteger, 0, 1 << 24},
+	"max_completion_tokens": {"max_completion_tokens", kInteger, 0, 1 << 24},
+	"presence_penalty":      {"presence_penalty", kNumber, -2, 2},
+	"frequency_penalty":     {"frequency_penalty", kNumber, -2, 2},
+	"seed":                  {"seed", kInteger, math.MinInt64, math.MaxInt64},
+	"logprobs":              {"logprobs", kBoolOrInteger, 0, 20},
+	"top_logprobs":          {"top_logprobs", kInteger, 0, 20},
+	"best_of":               {"best_of", kInteger, 1, 128},
+	"echo":                  {"echo", kBool, 0, 0},
+	"dimensions":            {"dimensions", kInteger, 1, 1 << 16},
+	"user":                  {"user", kString, 0, 0},
+	"encoding_format":       {"encoding_format", kString, 0, 0},
+	"stop":                  {"stop", kString, 0, 0}, // or an array of strings, checked apart
+	"top_k":                 {"top_k", kInteger, -1, 1 << 20},
+	"min_p":                 {"min_p", kNumber, 0, 1},
+	"repetition_penalty":    {"repetition_penalty", kNumber, 0, 10},
 }
 
 func invalid(format string, args ...any) error {
@@ -132,19 +134,19 @@ func (p *parser) request() error {
 		if !ok {
 			break
 		}
-		switch k := string(key); {
-		case k == "model":
+		switch k := key; {
+		case string(k) == "model":
 			if err := p.model(); err != nil {
 				return err
 			}
 			sawModel = true
-		case k == "stream":
+		case string(k) == "stream":
 			v, err := p.boolField("stream")
 			if err != nil {
 				return err
 			}
 			p.inf.Stream = v
-		case k == content:
+		case string(k) == content:
 			sawContent = true
 			var err error
 			switch p.op {
@@ -158,7 +160,7 @@ func (p *parser) request() error {
 			if err != nil {
 				return err
 			}
-		case k == "suffix" && p.op == OpCompletions:
+		case string(k) == "suffix" && p.op == OpCompletions:
 			if err := p.want(jsonstrict.String, "suffix", "a string", true); err != nil {
 				return err
 			}
@@ -240,9 +242,10 @@ func (p *parser) setParam(name string, v any) {
 // param reads a field that is neither the model nor the content. Scalars
 // are kept in Parameters; well-known ones are checked first. Other values
 // pass through, read but not kept.
-func (p *parser) param(name string) error {
+func (p *parser) param(key []byte) error {
 	d := p.d
-	rule, known := params[name]
+	rule, known := params[string(key)]
+	name := rule.name
 	k, err := p.kind()
 	if err != nil {
 		return err
@@ -254,6 +257,7 @@ func (p *parser) param(name string) error {
 		return p.stop()
 	}
 	if !known {
+		name = string(key)
 		v, scalar, err := d.Scalar()
 		if err != nil {
 			return err
