@@ -67,7 +67,14 @@ func ExitCode(err error, w io.Writer) int {
 }
 
 // commands is the explicit table of top-level commands.
-var commands = []func(*Env) *cobra.Command{}
+var commands = []func(*Env) *cobra.Command{
+	newDemoCmd,
+	newServeCmd,
+	newKeysCmd,
+	newPolicyCmd,
+	newAuditCmd,
+	newUpstreamCmd,
+}
 
 // Run executes the command line args.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

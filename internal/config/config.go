@@ -74,6 +74,9 @@ type TLS struct {
 // Admin is the operator listener: /metrics, /healthz, /readyz.
 type Admin struct {
 	Address string `yaml:"address"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener
+	// (off by default: profiles reveal internals).
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log configures the JSON logs.

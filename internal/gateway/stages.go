@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-ai/rampart"
+	"github.com/rampart-ai/rampart/internal/authn"
+	"github.com/rampart-ai/rampart/internal/authz"
+	"github.com/rampart-ai/rampart/internal/config"
+	"github.com/rampart-ai/rampart/internal/limit"
+	"github.com/rampart-ai/rampart/internal/pipeline"
+	"github.com/rampart-ai/rampart/internal/protocol/oip"
+)
+
+// The built-in stages every route runs, in this order: authenticate,
+// declared models, authorize, rate limit, validate (OIP routes), then the
+// route's configured stages. Each fails closed.
+
+// authnStage establishes req.Principal.
+type authnStage struct{ chain *authn.Chain }
+
+func (authnStage) Name() string { return "authn" }
+
+func (s authnStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.Finding, error) {
+	p, err := s.chain.Authenticate(req.HTTP)
+	if err != nil {
+		var re *rampart.Error
+		if errors.As(err, &re) && re.Code == rampart.CodeUnauthenticated {
+			// Later stages (monitor mode) see the anonymous principal.
+			req.Principal = authn.Anonymous()
+			return []rampart.Finding{{Detector: "authn", Kind: "unauthenticated", Severity: rampart.SeverityHigh,
+				Verdict: rampart.VerdictBlock, Code: rampart.CodeUnauthenticated, Reason: re.Message}}, nil
+		}
+		return nil, err
+	}
+	req.Principal = p
+	return nil, nil
+}
+
+// modelsStage refuses models a route does not declare: deny by default.
+type modelsStage struct{ models map[string]config.Model }
+
+func (modelsStage) Name() string { return "models" }
+
+func (s modelsStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.Finding, error) {
+	m := req.Inf.Model
+	if m == "" {
+		return nil, nil
+	}
+	if _, ok := s.models[m]; !ok {
+		return []rampart.Finding{{Detector: "models", Kind: "unknown_model", Severity: rampart.SeverityMedium,
+			Verdict: rampart.VerdictBlock, Code: rampart.CodeNotFound, Reason: "model not found"}}, nil
+	}
+	return nil, nil
+}
+
+// authzStage asks the policy engine; no permit means deny.
+type authzStage struct {
+	engine   func() *authz.Engine
+	protocol rampart.Protocol
+}
+
+func (authzStage) Name() string { return "authz" }
+
+func (s authzStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.Finding, error) {
+	e := s.engine()
+	if e == nil {
+		return nil, errors.New("no policy engine")
+	}
+	d := e.Authorize(authz.Request{
+		Principal:  req.Principal,
+		Action:     req.Inf.Action,
+		Model:      req.Inf.Model,
+		Version:    req.Inf.Version,
+		ModelAttrs: req.ModelAttrs,
+		ClientIP:   req.ClientIP,
+		Route:      req.Route,
+		Protocol:   s.protocol,
+		Time:       req.Now,
+	})
+	if d.Allowed {
+		return nil, nil
+	}
+	if len(d.Errors) > 0 && len(d.Reasons) == 0 {
+		// A policy that errors on this request permits nothing; say so in the
+		// record, not to the client.
+		return []rampart.Finding{{Detector: "authz", Kind: "policy_error", Severity: rampart.SeverityHigh,
+			Verdict: rampart.VerdictBlock, Code: rampart.CodeForbidden, Reason: "denied: " + strings.Join(d.Errors, "; ")}}, nil
+	}
+	reason := "no policy permits this request"
+	if len(d.Reasons) > 0 {
+		reason = "forbidden by " + strings.Join(d.Reasons, ", ")
+	}
+	return []rampart.Finding{{Detector: "authz", Kind: "forbidden", Severity: rampart.SeverityHigh,
+		Verdict: rampart.VerdictBlock, Code: rampart.CodeForbidden, Reason: reason}}, nil
+}
+
+// rateStage is a per-principal token bucket; a key's own limit overrides
+// the route's.
+type rateStage struct {
+	route string
+	def   rampart.RateLimit
+	store limit.Store
+}
+
+func (rateStage) Name() string { return "ratelimit" }
+
+func (s rateStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.Finding, error) {
+	lim := s.def
+	if req.Principal != nil && !req.Principal.Rate.IsZero() {
+		lim = req.Principal.Rate
+		if lim.Burst == 0 {
+			lim.Burst = max(1, int(lim.PerSecond))
+		}
+	}
+	if lim.IsZero() {
+		return nil, nil
+	}
+	key := s.route + "\x00anonymous"
+	if req.Principal != nil {
+		key = s.route + "\x00" + req.Principal.ID
+		if req.Principal.Method == rampart.AuthAnonymous && req.ClientIP.IsValid() {
+			// Anonymous callers share nothing: bucket them by address.
+			key += "\x00" + req.ClientIP.String()
+		}
+	}
+	ok, retry := s.store.Take(key, lim, req.Now)
+	if ok {
+		return nil, nil
+	}
+	return []rampart.Finding{{Detector: "ratelimit", Kind: "rate_limited", Severity: rampart.SeverityLow,
+		Verdict: rampart.VerdictThrottle, Code: rampart.CodeRateLimited, RetryAfter: retry,
+		Reason: fmt.Sprintf("rate limit of %g/s (burst %d) exceeded", lim.PerSecond, lim.Burst)}}, nil
+}
+
+// schemaStage checks OIP tensors against the model's declared inputs, from
+// config or from the upstream's model metadata (fetched once, then cached).
+type schemaStage struct {
+	models map[string]config.Model
+	meta   *metaCache
+}
+
+func (schemaStage) Name() string { return "validate" }
+
+func (s schemaStage) Check(ctx context.Context, req *pipeline.Request) ([]rampart.Finding, error) {
+	if req.Inf.Operation != oip.OpInfer {
+		return nil, nil
+	}
+	m, ok := s.models[req.Inf.Model]
+	if !ok {
+		return nil, nil
+	}
+	specs := toSpecs(m.Inputs)
+	if m.InputsFromUpstream {
+		var err error
+		if specs, err = s.meta.inputs(ctx, req.Inf.Model, req.Inf.Version); err != nil {
+			return nil, err
+		}
+	}
+	if specs == nil {
+		return nil, nil
+	}
+	return oip.ValidateInputs(req.Inf, specs, oip.NaNPolicy(m.NaNPolicy)), nil
+}
+
+func toSpecs(in []config.TensorSpec) []oip.TensorSpec {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]oip.TensorSpec, len(in))
+	for i, t := range in {
+		out[i] = oip.TensorSpec{Name: t.Name, Datatype: t.Datatype, Shape: t.Shape}
+	}
+	return out
+}
+
+// metaCache reads declared inputs from the upstream's OIP model metadata.
+type metaCache struct {
+	client   *http.Client
+	base     string // upstream URL
+	mu       sync.Mutex
+	entries  map[string]metaEntry
+	ttl      time.Duration
+	maxBytes int64
+}
+
+type metaEntry struct {
+	specs []oip.TensorSpec
+	at    time.Time
+}
+
+func newMetaCache(base string, timeout time.Duration) *metaCache {
+	return &metaCache{client: &http.Client{Timeout: timeout}, base: strings.TrimSuffix(base, "/"),
+		entries: map[string]metaEntry{}, ttl: 5 * time.Minute, maxBytes: 1 << 20}
+}
+
+func (c *metaCache) inputs(ctx context.Context, model, version string) ([]oip.TensorSpec, error) {
+	key := model + "\x00" + version
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < c.ttl {
+		return e.specs, nil
+	}
+	path := "/v2/models/" + model
+	if version != "" {
+		path += "/versions/" + version
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch model metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch model metadata: upstream answered %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch model metadata: %w", err)
+	}
+	if int64(len(b)) > c.maxBytes {
+		return nil, errors.New("fetch model metadata: answer too large")
+	}
+	md, err := oip.ParseModelMetadata(b)
+	if err != nil {
+		return nil, fmt.Errorf("upstream model metadata: %w", err)
+	}
+	c.mu.Lock()
+	c.entries[key] = metaEntry{specs: md.Inputs, at: time.Now()}
+	c.mu.Unlock()
+	return md.Inputs, nil
+}
+
+// failMode wraps a configured stage with the route's on_error setting.
+type failMode struct {
+	pipeline.Stage
+	mode pipeline.FailMode
+}
+
+func (f failMode) FailMode() pipeline.FailMode { return f.mode }
