@@ -32,15 +32,15 @@ type Config struct {
 	// Dir is the directory relative paths are resolved against.
 	Dir string `yaml:"-"`
 
-	Listen   Listener  `yaml:"listen"`
-	Admin    Admin     `yaml:"admin"`
-	Log      Log       `yaml:"log"`
+	Listen   Listener     `yaml:"listen"`
+	Admin    Admin        `yaml:"admin"`
+	Log      Log          `yaml:"log"`
 	Audit    audit.Config `yaml:"audit"`
-	Identity Identity  `yaml:"identity"`
-	Policies []string  `yaml:"policies"`
-	Limits   Limits    `yaml:"limits"`
-	Routes   []Route   `yaml:"routes"`
-	Reload   ReloadCfg `yaml:"reload"`
+	Identity Identity     `yaml:"identity"`
+	Policies []string     `yaml:"policies"`
+	Limits   Limits       `yaml:"limits"`
+	Routes   []Route      `yaml:"routes"`
+	Reload   ReloadCfg    `yaml:"reload"`
 
 	root *yaml.Node
 }
@@ -89,8 +89,8 @@ type Log struct {
 
 // Identity configures authenticators; each is off unless configured.
 type Identity struct {
-	APIKeys *APIKeys `yaml:"api_keys"`
-	JWT     *JWT     `yaml:"jwt"`
+	APIKeys *APIKeys     `yaml:"api_keys"`
+	JWT     *JWT         `yaml:"jwt"`
 	MTLS    *mtls.Config `yaml:"mtls"`
 }
 
