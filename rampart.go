@@ -29,8 +29,8 @@ import (
 
 // Principal is an authenticated caller (or the anonymous one).
 type Principal struct {
-	// ID is stable and unique within its Method, e.g. "key:k_3f9a…",
-	// "jwt:https://issuer|sub", "mtls:spiffe://corp/ns/a/sa/b".
+	// ID is stable and unique within its Method, e.g. "key:<key id>",
+	// "jwt:<subject>", "mtls:spiffe://corp/ns/a/sa/b".
 	ID     string
 	Method AuthMethod
 	Tenant string
@@ -192,6 +192,10 @@ type Finding struct {
 	Code Code `json:"code,omitempty"`
 	// RetryAfter is set for throttling findings.
 	RetryAfter time.Duration `json:"-"`
+	// Mandatory findings are enforced in every mode: access control
+	// (authentication, authorization, the model allowlist) is never
+	// relaxed by monitor mode, which exists to tune detectors.
+	Mandatory bool `json:"mandatory,omitempty"`
 }
 
 // Mode is how a route applies its findings.
@@ -219,9 +223,12 @@ func (d Decision) Refused() bool {
 }
 
 // Decide folds findings into one decision for mode. The most severe verdict
-// wins; among equals the highest severity, then the first, is the cause.
+// wins; among equals the highest severity, then the first, is the cause. In
+// monitor mode a refusal is recorded but not enforced, unless a refusing
+// finding is Mandatory: then that finding is the cause and it is enforced.
 func Decide(mode Mode, findings []Finding) Decision {
 	d := Decision{Verdict: VerdictAllow, Enforced: true, Findings: findings}
+	var mandatory *Finding
 	for i := range findings {
 		f := &findings[i]
 		v := f.Verdict
@@ -233,9 +240,17 @@ func Decide(mode Mode, findings []Finding) Decision {
 			d.Verdict = v
 			d.Cause = f
 		}
+		if f.Mandatory && verdictRank[v] >= verdictRank[VerdictThrottle] && mandatory == nil {
+			mandatory = f
+		}
 	}
 	if mode == ModeMonitor && (d.Verdict == VerdictBlock || d.Verdict == VerdictThrottle) {
-		d.Enforced = false
+		if mandatory != nil {
+			d.Cause = mandatory
+			d.Verdict = mandatory.Verdict
+		} else {
+			d.Enforced = false
+		}
 	}
 	return d
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -42,10 +43,15 @@ See docs/config.md for every setting.`,
 				return Usage("%v", err)
 			}
 			if check {
+				if err := gateway.Check(cfg); err != nil {
+					return Usage("%v", err)
+				}
 				fmt.Fprintf(env.Stdout, "%s: ok (%d routes)\n", cfgPath, len(cfg.Routes))
 				return nil
 			}
-			srv := gateway.New(gateway.Options{ConfigPath: cfgPath, Logger: telemetry.NewLogger(env.Stderr, cfg.Log.Level)})
+			lv := new(slog.LevelVar)
+			lv.Set(telemetry.ParseLevel(cfg.Log.Level))
+			srv := gateway.New(gateway.Options{ConfigPath: cfgPath, Logger: telemetry.NewLogger(env.Stderr, lv), Level: lv})
 			if err := srv.Run(cmd.Context()); err != nil {
 				return &ExitError{Status: 2, Err: err}
 			}

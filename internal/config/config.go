@@ -165,9 +165,6 @@ type Model struct {
 	InputsFromUpstream bool `yaml:"inputs_from_upstream"`
 	// NaNPolicy is reject (default) or allow.
 	NaNPolicy string `yaml:"nan_policy"`
-	// Manifest is the signed model manifest the served files were verified
-	// against, shown in metadata.
-	Manifest string `yaml:"manifest"`
 }
 
 // TensorSpec declares one input; -1 in Shape is a variable dimension.
@@ -331,9 +328,6 @@ func (c *Config) setDefaults() {
 		for name, m := range r.Models {
 			if m.NaNPolicy == "" {
 				m.NaNPolicy = "reject"
-			}
-			if m.Manifest != "" {
-				m.Manifest = c.resolve(m.Manifest)
 			}
 			r.Models[name] = m
 		}
@@ -577,7 +571,7 @@ func (c *Config) validateRoute(i int) error {
 	}
 	for name, m := range r.Models {
 		mp := append(append([]any{}, p...), "models", name)
-		if name == "" || strings.ContainsAny(name, "/\\ \t\n") || name == ".." {
+		if name == "" || strings.ContainsAny(name, "\\ \t\n") || strings.Contains(name, "..") {
 			return c.errAt(mp, "route %q: invalid model name %q", r.Name, name)
 		}
 		if r.Protocol != rampart.ProtocolOIP && (len(m.Inputs) > 0 || m.InputsFromUpstream) {

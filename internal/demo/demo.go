@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -129,7 +130,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// 3. The gateway.
-	gw := gateway.New(gateway.Options{ConfigPath: cfgPath, Logger: telemetry.NewLogger(logw, "info")})
+	gw := gateway.New(gateway.Options{ConfigPath: cfgPath, Logger: telemetry.NewLogger(logw, new(slog.LevelVar))})
 	gwCtx, stopGW := context.WithCancel(ctx)
 	defer stopGW()
 	gwDone := make(chan error, 1)

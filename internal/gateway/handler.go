@@ -349,6 +349,8 @@ func (x *exchange) forward(d rampart.Decision, rel string, body []byte) {
 		return
 	}
 	defer rt.sem.Release()
+	rt.inflight.Inc()
+	defer rt.inflight.Dec()
 	principal := ""
 	if x.req.Principal != nil {
 		principal = x.req.Principal.ID

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 )
 
 // hygieneConn watches the raw bytes of an HTTP/1.x connection and refuses
@@ -24,7 +25,7 @@ type hygieneConn struct {
 	prevCR    bool
 	hdr       headerScan
 	remaining int64 // body or chunk bytes left to skip
-	refused   bool
+	refused   atomic.Bool // read by Write, which may run on another goroutine
 	onRefuse  func(reason string)
 	maxHeader int
 }
@@ -57,7 +58,7 @@ func newHygieneConn(c net.Conn, t *tls.Conn, maxHeader int, onRefuse func(string
 }
 
 func (h *hygieneConn) Read(p []byte) (int, error) {
-	if h.refused {
+	if h.refused.Load() {
 		return 0, errRefused
 	}
 	n, err := h.Conn.Read(p)
@@ -70,8 +71,17 @@ func (h *hygieneConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write discards what net/http writes after a refusal: the client already
+// has the one 400 answer from refuse.
+func (h *hygieneConn) Write(p []byte) (int, error) {
+	if h.refused.Load() {
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
+}
+
 func (h *hygieneConn) refuse(reason string) {
-	h.refused = true
+	h.refused.Store(true)
 	if h.onRefuse != nil {
 		h.onRefuse(reason)
 	}

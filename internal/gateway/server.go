@@ -52,10 +52,10 @@ type Server struct {
 	sems  map[string]*limit.Semaphore
 
 	cfgLogRequests atomic.Bool
+	level          *slog.LevelVar
 	pprof          bool
 	ready          atomic.Bool
 	reloadMu       sync.Mutex
-	jwtCancel      context.CancelFunc
 
 	// Addr and AdminAddr are the bound addresses once listening.
 	addr, adminAddr atomic.Value
@@ -67,6 +67,8 @@ type Server struct {
 type Options struct {
 	ConfigPath string
 	Logger     *slog.Logger
+	// Level, when set, is the logger's level; reload applies log.level to it.
+	Level *slog.LevelVar
 }
 
 // New returns a server for the config at opts.ConfigPath.
@@ -75,7 +77,7 @@ func New(opts Options) *Server {
 	if lg == nil {
 		lg = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	return &Server{path: opts.ConfigPath, log: lg, metrics: telemetry.NewMetrics(), rates: limit.NewMemory(),
+	return &Server{path: opts.ConfigPath, log: lg, level: opts.Level, metrics: telemetry.NewMetrics(), rates: limit.NewMemory(),
 		sems: map[string]*limit.Semaphore{}, Listening: make(chan struct{})}
 }
 
@@ -124,15 +126,16 @@ func (s *Server) Run(ctx context.Context) error {
 		if sn := s.snap.Load(); sn != nil {
 			sn.close()
 		}
-		if s.jwtCancel != nil {
-			s.jwtCancel()
-		}
 	}()
 	return s.serve(ctx, cfg)
 }
 
+// build compiles cfg into a snapshot with live authenticators. The
+// snapshot owns its JWT key refresher: it stops when the snapshot is
+// retired, never when a rejected config is thrown away.
 func (s *Server) build(ctx context.Context, cfg *config.Config) (*snapshot, error) {
 	var id identity
+	var stopJWT context.CancelFunc
 	if s.keys != nil {
 		id.apikeys = apikey.NewAuthenticator(s.keys)
 	}
@@ -152,21 +155,57 @@ func (s *Server) build(ctx context.Context, cfg *config.Config) (*snapshot, erro
 			cancel()
 			return nil, fmt.Errorf("%s: identity.jwt: %w", cfg.Path, err)
 		}
-		if s.jwtCancel != nil {
-			old := s.jwtCancel
-			defer old()
-		}
-		s.jwtCancel = cancel
+		stopJWT = cancel
 		id.jwt = a
 	}
 	if m := cfg.Identity.MTLS; m != nil {
 		a, err := mtls.New(*m)
 		if err != nil {
+			if stopJWT != nil {
+				stopJWT()
+			}
 			return nil, fmt.Errorf("%s: identity.mtls: %w", cfg.Path, err)
 		}
 		id.mtls = a
 	}
-	return compile(cfg, id, s.rates, s.sems)
+	snap, err := compile(cfg, id, s.rates, s.sems, s.metrics)
+	if err != nil {
+		if stopJWT != nil {
+			stopJWT()
+		}
+		return nil, err
+	}
+	if stopJWT != nil {
+		snap.closers = append(snap.closers, stopJWT)
+	}
+	return snap, nil
+}
+
+// Check compiles cfg the way serve would (policies, schemas, stages, TLS
+// files) without listening or contacting anything, so `serve --check`
+// catches every error a start would.
+func Check(cfg *config.Config) error {
+	if cfg.Listen.TLS != nil {
+		if _, err := tlsConfig(cfg.Listen.TLS); err != nil {
+			return fmt.Errorf("%s: listen.tls: %w", cfg.Path, err)
+		}
+	}
+	if j := cfg.Identity.JWT; j != nil && j.JWKSCAFile != "" {
+		if _, err := caClient(j.JWKSCAFile); err != nil {
+			return fmt.Errorf("%s: identity.jwt.jwks_ca_file: %w", cfg.Path, err)
+		}
+	}
+	if m := cfg.Identity.MTLS; m != nil {
+		if _, err := mtls.New(*m); err != nil {
+			return fmt.Errorf("%s: identity.mtls: %w", cfg.Path, err)
+		}
+	}
+	snap, err := compile(cfg, identity{}, limit.NewMemory(), map[string]*limit.Semaphore{}, nil)
+	if err != nil {
+		return err
+	}
+	snap.close()
+	return nil
 }
 
 // caClient is an HTTP client trusting only the CA certificates in file.
@@ -258,13 +297,27 @@ func (s *Server) serve(ctx context.Context, cfg *config.Config) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The watcher follows the running config: a reload may switch watching
+	// on or off or change its interval.
+	var ticker *time.Ticker
 	var tick <-chan time.Time
-	if cfg.Reload.Watch {
-		t := time.NewTicker(cfg.Reload.Interval)
-		defer t.Stop()
-		tick = t.C
+	watch := func(c *config.Config) *watcher {
+		if ticker != nil {
+			ticker.Stop()
+			ticker, tick = nil, nil
+		}
+		if c.Reload.Watch {
+			ticker = time.NewTicker(c.Reload.Interval)
+			tick = ticker.C
+		}
+		return newWatcher(c)
 	}
-	w := newWatcher(cfg)
+	w := watch(cfg)
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
 	var serveErr error
 loop:
 	for {
@@ -272,12 +325,12 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			s.Reload(ctx)
-			w = newWatcher(s.snap.Load().cfg)
+			_ = s.Reload(ctx)
+			w = watch(s.snap.Load().cfg)
 		case <-tick:
 			if w.changed() {
-				s.Reload(ctx)
-				w = newWatcher(s.snap.Load().cfg)
+				_ = s.Reload(ctx)
+				w = watch(s.snap.Load().cfg)
 			}
 		case err := <-errc:
 			if !errors.Is(err, http.ErrServerClosed) {
@@ -321,6 +374,9 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	old := s.snap.Swap(snap)
 	s.cfgLogRequests.Store(cfg.Log.Requests)
+	if s.level != nil {
+		s.level.Set(telemetry.ParseLevel(cfg.Log.Level))
+	}
 	s.metrics.Reloads.WithLabelValues("ok").Inc()
 	s.log.Info("config reloaded", "routes", len(cfg.Routes))
 	// Requests still running on the old snapshot keep their transports

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/rampart-ai/rampart/internal/protocol"
 	"github.com/rampart-ai/rampart/internal/protocol/generic"
 	"github.com/rampart-ai/rampart/internal/proxy"
+	"github.com/rampart-ai/rampart/internal/telemetry"
 )
 
 // snapshot is one fully validated, compiled config. Requests hold the
@@ -38,6 +40,8 @@ type route struct {
 	// models is nil when the route declares none (any model, subject to
 	// policy); modelLabel bounds metric labels to declared names.
 	models map[string]config.Model
+	// inflight counts requests being forwarded (nil when only checking).
+	inflight prometheus.Gauge
 }
 
 // identity is what the server keeps across snapshots.
@@ -49,7 +53,7 @@ type identity struct {
 
 // compile builds a snapshot; it has no side effects beyond opening
 // upstream transports, which close() releases.
-func compile(cfg *config.Config, id identity, rates limit.Store, sems map[string]*limit.Semaphore) (*snapshot, error) {
+func compile(cfg *config.Config, id identity, rates limit.Store, sems map[string]*limit.Semaphore, m *telemetry.Metrics) (*snapshot, error) {
 	s := &snapshot{cfg: cfg}
 	if len(cfg.Policies) == 0 {
 		return nil, &config.Error{File: cfg.Path, Reason: "no policies: with none, every request is denied (add a policies: list of .cedar files or directories)"}
@@ -62,6 +66,9 @@ func compile(cfg *config.Config, id identity, rates limit.Store, sems map[string
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
 		r, err := compileRoute(cfg, i, rc, s, id, rates, sems)
+		if err == nil && m != nil {
+			r.inflight = m.InFlight.WithLabelValues(rc.Name)
+		}
 		if err != nil {
 			s.close()
 			return nil, err
@@ -125,11 +132,11 @@ func compileRoute(cfg *config.Config, i int, rc *config.Route, s *snapshot, id i
 		}
 	}
 	r.stages = append(r.stages, authnStage{chain: chain})
+	eng := s.authz
+	r.stages = append(r.stages, authzStage{engine: func() *authz.Engine { return eng }, protocol: rc.Protocol})
 	if rc.Models != nil {
 		r.stages = append(r.stages, modelsStage{models: rc.Models})
 	}
-	eng := s.authz
-	r.stages = append(r.stages, authzStage{engine: func() *authz.Engine { return eng }, protocol: rc.Protocol})
 	r.stages = append(r.stages, rateStage{route: rc.Name, def: rc.RateLimit, store: rates})
 	if rc.Protocol == rampart.ProtocolOIP && rc.Models != nil {
 		r.stages = append(r.stages, schemaStage{models: rc.Models, meta: newMetaCache(rc.Upstream, rc.UpstreamTimeout)})

@@ -20,8 +20,11 @@ import (
 )
 
 // The built-in stages every route runs, in this order: authenticate,
-// declared models, authorize, rate limit, validate (OIP routes), then the
-// route's configured stages. Each fails closed.
+// authorize, declared models, rate limit, validate (OIP routes), then the
+// route's configured stages. Each fails closed. Authorization runs before the
+// model allowlist so a caller who may not use a model cannot learn, from a
+// 404, whether it exists. Access-control findings are Mandatory: monitor
+// mode never relaxes them.
 
 // authnStage establishes req.Principal.
 type authnStage struct{ chain *authn.Chain }
@@ -33,10 +36,9 @@ func (s authnStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.F
 	if err != nil {
 		var re *rampart.Error
 		if errors.As(err, &re) && re.Code == rampart.CodeUnauthenticated {
-			// Later stages (monitor mode) see the anonymous principal.
 			req.Principal = authn.Anonymous()
 			return []rampart.Finding{{Detector: "authn", Kind: "unauthenticated", Severity: rampart.SeverityHigh,
-				Verdict: rampart.VerdictBlock, Code: rampart.CodeUnauthenticated, Reason: re.Message}}, nil
+				Verdict: rampart.VerdictBlock, Code: rampart.CodeUnauthenticated, Reason: re.Message, Mandatory: true}}, nil
 		}
 		return nil, err
 	}
@@ -56,7 +58,7 @@ func (s modelsStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.
 	}
 	if _, ok := s.models[m]; !ok {
 		return []rampart.Finding{{Detector: "models", Kind: "unknown_model", Severity: rampart.SeverityMedium,
-			Verdict: rampart.VerdictBlock, Code: rampart.CodeNotFound, Reason: "model not found"}}, nil
+			Verdict: rampart.VerdictBlock, Code: rampart.CodeNotFound, Reason: "model not found", Mandatory: true}}, nil
 	}
 	return nil, nil
 }
@@ -92,14 +94,14 @@ func (s authzStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.F
 		// A policy that errors on this request permits nothing; say so in the
 		// record, not to the client.
 		return []rampart.Finding{{Detector: "authz", Kind: "policy_error", Severity: rampart.SeverityHigh,
-			Verdict: rampart.VerdictBlock, Code: rampart.CodeForbidden, Reason: "denied: " + strings.Join(d.Errors, "; ")}}, nil
+			Verdict: rampart.VerdictBlock, Code: rampart.CodeForbidden, Reason: "denied: " + strings.Join(d.Errors, "; "), Mandatory: true}}, nil
 	}
 	reason := "no policy permits this request"
 	if len(d.Reasons) > 0 {
 		reason = "forbidden by " + strings.Join(d.Reasons, ", ")
 	}
 	return []rampart.Finding{{Detector: "authz", Kind: "forbidden", Severity: rampart.SeverityHigh,
-		Verdict: rampart.VerdictBlock, Code: rampart.CodeForbidden, Reason: reason}}, nil
+		Verdict: rampart.VerdictBlock, Code: rampart.CodeForbidden, Reason: reason, Mandatory: true}}, nil
 }
 
 // rateStage is a per-principal token bucket; a key's own limit overrides

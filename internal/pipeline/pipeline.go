@@ -75,7 +75,8 @@ type Result struct {
 
 // Run runs stages in order. In enforce mode it stops at the first refusing
 // finding (later stages must not see, for example, an unauthenticated
-// caller); in monitor mode every stage runs so the record shows everything
+// caller); in monitor mode it stops only at a mandatory refusal (access
+// control) and otherwise runs every stage so the record shows everything
 // that would have been refused.
 func Run(ctx context.Context, mode rampart.Mode, stages []Stage, req *Request) Result {
 	var res Result
@@ -91,7 +92,7 @@ func Run(ctx context.Context, mode rampart.Mode, stages []Stage, req *Request) R
 			break
 		}
 		findings = append(findings, fs...)
-		if mode == rampart.ModeEnforce && refuses(fs) {
+		if refuses(fs, mode) {
 			break
 		}
 	}
@@ -99,9 +100,12 @@ func Run(ctx context.Context, mode rampart.Mode, stages []Stage, req *Request) R
 	return res
 }
 
-func refuses(fs []rampart.Finding) bool {
+// refuses reports whether fs stop the pipeline: any refusal in enforce
+// mode, only mandatory ones in monitor mode.
+func refuses(fs []rampart.Finding, mode rampart.Mode) bool {
 	for i := range fs {
-		if fs[i].Verdict == rampart.VerdictBlock || fs[i].Verdict == rampart.VerdictThrottle {
+		if (fs[i].Verdict == rampart.VerdictBlock || fs[i].Verdict == rampart.VerdictThrottle) &&
+			(mode == rampart.ModeEnforce || fs[i].Mandatory) {
 			return true
 		}
 	}

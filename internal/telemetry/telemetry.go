@@ -81,18 +81,21 @@ func (m *Metrics) CounterFunc(name, help string, f func() float64) {
 	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 }
 
-// NewLogger returns a JSON logger at level (debug, info, warn, error).
-func NewLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
+// ParseLevel reads debug, info, warn or error (anything else is info).
+func ParseLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case "warn":
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
+		return slog.LevelError
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.LevelInfo
+}
+
+// NewLogger returns a JSON logger whose level lv can change at run time
+// (config reload sets it).
+func NewLogger(w io.Writer, lv *slog.LevelVar) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv}))
 }

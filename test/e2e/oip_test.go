@@ -67,6 +67,9 @@ routes:
       breast-cancer-torch:
         attributes: {classification: public, tenant: oncology}
         inputs: [{name: input__0, datatype: FP32, shape: [-1, 30]}]
+    stages:
+      - type: tensor_range
+        with: {min: -1000000, max: 1000000}
   - name: slow-lane
     prefix: /limited
     strip_prefix: true
@@ -120,7 +123,7 @@ func TestOIPDecisionPaths(t *testing.T) {
 		{"other tenant denied", "POST", infer, otherTenant, good, nil, 403, "access denied"},
 		{"restricted model denied", "POST", "/v2/models/secret-torch/infer", analyst, good, nil, 403, "access denied"},
 		{"forbid overrides permit", "POST", infer, intern, good, nil, 403, "access denied"},
-		{"undeclared model", "POST", "/v2/models/other/infer", analyst, good, nil, 404, "model not found"},
+		{"undeclared model is denied without revealing whether it exists", "POST", "/v2/models/other/infer", analyst, good, nil, 403, "access denied"},
 		{"unknown endpoint", "GET", "/v2/models/breast-cancer-torch/explode", analyst, nil, nil, 404, ""},
 		{"no route", "GET", "/nothing-here", analyst, nil, nil, 404, ""},
 		{"shape and data disagree", "POST", infer, analyst, inferBody("input__0", []int{1, 30}, row[:29]), nil, 400, "30"},
@@ -134,7 +137,9 @@ func TestOIPDecisionPaths(t *testing.T) {
 		{"oversized body", "POST", infer, analyst, []byte(`{"id":"` + strings.Repeat("a", 70000) + `"}`), nil, 413, ""},
 		{"headers too large", "GET", "/v2/health/ready", analyst, nil, []string{"X-Junk", strings.Repeat("j", 16000)}, 431, ""},
 		{"monitor mode lets a malformed tensor through", "POST", "/shadow/v2/models/breast-cancer-torch/infer", analyst, inferBody("input__0", []int{1, 29}, row[:29]), nil, 400, ""},
-		{"monitor mode lets a missing key through", "POST", "/shadow/v2/models/breast-cancer-torch/infer", "", good, nil, 200, ""},
+		{"monitor mode lets an out-of-range value through", "POST", "/shadow/v2/models/breast-cancer-torch/infer", analyst, inferBody("input__0", []int{1, 30}, append([]float64{1e9}, row[1:]...)), nil, 200, ""},
+		{"monitor mode still requires a key", "POST", "/shadow/v2/models/breast-cancer-torch/infer", "", good, nil, 401, ""},
+		{"monitor mode still enforces policy", "POST", "/shadow/v2/models/breast-cancer-torch/infer", otherTenant, good, nil, 403, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +158,7 @@ func TestOIPDecisionPaths(t *testing.T) {
 			if r.Header.Get("X-Rampart-Overhead-Us") == "" {
 				t.Error("no overhead header")
 			}
-			if tc.status >= 400 && tc.path != "/nothing-here" && !strings.HasPrefix(tc.path, "/shadow") {
+			if tc.status >= 400 && tc.path != "/nothing-here" && tc.name != "monitor mode lets a malformed tensor through" {
 				m := r.json(t)
 				msg, ok := m["error"].(string)
 				if !ok {
@@ -250,13 +255,14 @@ func TestOIPDecisionPaths(t *testing.T) {
 	}
 	recs := auditRecords(t, filepath.Join(dir, "audit"))
 	checks := map[string][2]string{ // test name -> decision, a reason kind
-		"allowed inference":                       {"allow", ""},
-		"missing key":                             {"block", "unauthenticated"},
-		"other tenant denied":                     {"block", "forbidden"},
-		"forbid overrides permit":                 {"block", "forbidden"},
-		"undeclared model":                        {"block", "unknown_model"},
-		"shape and data disagree":                 {"block", "decode"},
-		"monitor mode lets a missing key through": {"block", "unauthenticated"},
+		"allowed inference":       {"allow", ""},
+		"missing key":             {"block", "unauthenticated"},
+		"other tenant denied":     {"block", "forbidden"},
+		"forbid overrides permit": {"block", "forbidden"},
+		"undeclared model is denied without revealing whether it exists": {"block", "forbidden"},
+		"shape and data disagree":                         {"block", "decode"},
+		"monitor mode lets an out-of-range value through": {"block", "out_of_range"},
+		"monitor mode still requires a key":               {"block", "unauthenticated"},
 	}
 	for name, want := range checks {
 		rec := recordByID(recs, ids[name])
@@ -274,7 +280,7 @@ func TestOIPDecisionPaths(t *testing.T) {
 			t.Errorf("%s: audit record holds the API key", name)
 		}
 	}
-	if rec := recordByID(recs, ids["monitor mode lets a missing key through"]); rec != nil && rec["enforced"] != false {
+	if rec := recordByID(recs, ids["monitor mode lets an out-of-range value through"]); rec != nil && (rec["enforced"] != false || rec["upstream_status"] != float64(200)) {
 		t.Errorf("monitor-mode record says enforced: %v", rec)
 	}
 	if rec := recordByID(recs, ids["allowed inference"]); rec != nil {
