@@ -16,8 +16,11 @@
 //     (the alert metric) and is replayed into the store when it recovers or
 //     at the next [Open].
 //   - [Log.AppendDurable] returns only after the record and a checkpoint
-//     covering it are committed (WAL, synchronous=FULL); it fails closed,
-//     returning an error, when the store fails.
+//     covering it are committed and fsynced (WAL, synchronous=FULL); it
+//     fails closed, returning an error, when the store fails. Batches of
+//     plain [Log.Append] records commit without their own fsync: they
+//     survive a crash of the process and reach the disk with the next
+//     durable commit or WAL checkpoint.
 //   - [Verify] recomputes every leaf and root from the stored record bytes
 //     and checks every stored checkpoint; it reports edited, deleted,
 //     reordered and out-of-band records. With a checkpoint saved earlier

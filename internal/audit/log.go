@@ -21,6 +21,7 @@ import (
 
 // Log is an open audit log. Its methods are safe for concurrent use.
 type Log struct {
+	syncMode string // the writer connection's current PRAGMA synchronous
 	cfg    Config
 	logger *slog.Logger
 	db     *sql.DB
@@ -453,7 +454,34 @@ func (l *Log) recover() {
 // commit writes items as one transaction: records, their stored hashes, a
 // signed checkpoint for the new size and, for spool replays, how far the
 // spool file has been consumed. A failure leaves the log as it was.
+// setSync picks the fsync policy for the next commit. A batch holding a
+// durable (must-log) record commits with synchronous=FULL: the WAL is on
+// disk, earlier batches included, before any waiter is released. Other
+// batches commit with synchronous=NORMAL: they survive a crash of the
+// process (the data is in the kernel) and are fsynced by the next durable
+// commit or WAL checkpoint, which saves an fsync per batch on the hot path.
+func (l *Log) setSync(ctx context.Context, items []item) error {
+	mode := "NORMAL"
+	for i := range items {
+		if items[i].done != nil {
+			mode = "FULL"
+			break
+		}
+	}
+	if l.syncMode == mode {
+		return nil
+	}
+	if _, err := l.db.ExecContext(ctx, "PRAGMA synchronous="+mode); err != nil {
+		return fmt.Errorf("set synchronous: %w", err)
+	}
+	l.syncMode = mode
+	return nil
+}
+
 func (l *Log) commit(ctx context.Context, items []item, spoolFile string, spoolOff int64) (err error) {
+	if err := l.setSync(ctx, items); err != nil {
+		return err
+	}
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -23,6 +23,7 @@ type Upstream struct {
 	base      *url.URL
 	client    *http.Client
 	transport *http.Transport
+	h1        *h1Pool // plain-HTTP upstreams use the lean client
 	timeout   time.Duration
 }
 
@@ -48,12 +49,25 @@ func New(rawURL string, timeout time.Duration) (*Upstream, error) {
 		WriteBufferSize:       32 << 10,
 		ReadBufferSize:        32 << 10,
 	}
-	return &Upstream{base: u, transport: t, timeout: timeout,
-		client: &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+	up := &Upstream{base: u, transport: t, timeout: timeout,
+		client: &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if u.Scheme == "http" {
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		up.h1 = newH1Pool(addr, u.Host, timeout, 512)
+	}
+	return up, nil
 }
 
 // Close drops idle connections.
-func (u *Upstream) Close() { u.transport.CloseIdleConnections() }
+func (u *Upstream) Close() {
+	u.transport.CloseIdleConnections()
+	if u.h1 != nil {
+		u.h1.close()
+	}
+}
 
 // Timeout is the per-request upstream timeout.
 func (u *Upstream) Timeout() time.Duration { return u.timeout }
@@ -87,6 +101,13 @@ var ErrTimeout = errors.New("upstream timed out")
 // Do sends req and returns the upstream response; the caller closes its
 // body. Errors are connection failures or timeouts (wrapping ErrTimeout).
 func (u *Upstream) Do(ctx context.Context, req *Request) (*http.Response, context.CancelFunc, error) {
+	if u.h1 != nil {
+		t := singleJoin(u.base.Path, req.Path)
+		if req.RawQuery != "" {
+			t += "?" + req.RawQuery
+		}
+		return u.h1.do(ctx, req, t)
+	}
 	target := *u.base
 	target.Path = singleJoin(u.base.Path, req.Path)
 	target.RawPath = ""
@@ -141,11 +162,18 @@ func singleJoin(a, b string) string {
 func copyRequestHeader(dst, src http.Header) {
 	drop := connectionTokens(src)
 	for k, vv := range src {
-		if isHop(k) || isCredential(k) || drop[k] || strings.HasPrefix(k, "X-Rampart-") || k == "X-Forwarded-For" {
+		if skipRequestHeader(k, drop) {
 			continue
 		}
 		dst[k] = vv
 	}
+}
+
+// skipRequestHeader reports whether a client header must not reach the
+// upstream: hop-by-hop fields, Rampart's credentials, and fields Rampart
+// sets itself (which a client must not be able to forge).
+func skipRequestHeader(k string, drop map[string]bool) bool {
+	return isHop(k) || isCredential(k) || drop[k] || strings.HasPrefix(k, "X-Rampart-") || k == "X-Forwarded-For" || k == "X-Request-Id"
 }
 
 // CopyResponseHeader copies end-to-end response headers.

@@ -1,0 +1,211 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func read(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return string(b)
+}
+
+func TestUpstreamExchanges(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/echo":
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s %s q=%s body=%s auth=%q key=%q principal=%q xff=%q rid=%q te=%q",
+				r.Method, r.URL.Path, r.URL.RawQuery, b, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"),
+				r.Header.Get("X-Rampart-Principal"), r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Request-Id"), r.Header.Get("Upgrade"))
+		case "/chunked":
+			fl := w.(http.Flusher)
+			for i := range 3 {
+				fmt.Fprintf(w, "part%d;", i)
+				fl.Flush()
+			}
+		case "/close":
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		case "/slow":
+			time.Sleep(300 * time.Millisecond)
+		case "/continue":
+			w.WriteHeader(http.StatusContinue)
+			io.WriteString(w, "after 100")
+		}
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	up, err := New(srv.URL, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	ctx := context.Background()
+	hdr := http.Header{"Authorization": {"Bearer rk_secret"}, "X-Api-Key": {"rk_secret"}, "X-Rampart-Principal": {"admin"},
+		"X-Forwarded-For": {"1.2.3.4"}, "X-Request-Id": {"forged"}, "Upgrade": {"h2c"}, "Connection": {"Upgrade"}}
+
+	t.Run("echo strips credentials and forged identity headers", func(t *testing.T) {
+		resp, cancel, err := up.Do(ctx, &Request{Method: "POST", Path: "/echo", RawQuery: "a=1", Header: hdr, Body: []byte("hello"),
+			RequestID: "rid-1", ClientIP: "10.0.0.9", Principal: "key:abc"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		got := read(t, resp)
+		want := `POST /echo q=a=1 body=hello auth="" key="" principal="key:abc" xff="10.0.0.9" rid="rid-1" te=""`
+		if got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	})
+	t.Run("keep-alive reuses one connection", func(t *testing.T) {
+		before := conns.Load()
+		for range 5 {
+			resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/echo"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read(t, resp)
+			cancel()
+		}
+		if n := conns.Load() - before; n > 1 {
+			t.Fatalf("%d new connections for 5 sequential requests", n)
+		}
+	})
+	t.Run("chunked answer", func(t *testing.T) {
+		resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/chunked"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		if got := read(t, resp); got != "part0;part1;part2;" {
+			t.Fatal(got)
+		}
+	})
+	t.Run("connection close is honoured", func(t *testing.T) {
+		resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/close"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		if read(t, resp) != "bye" {
+			t.Fatal("body")
+		}
+		resp, cancel2, err := up.Do(ctx, &Request{Method: "GET", Path: "/echo"})
+		if err != nil {
+			t.Fatalf("request after a closed connection: %v", err)
+		}
+		read(t, resp)
+		cancel2()
+	})
+	t.Run("timeout", func(t *testing.T) {
+		slow, _ := New(srv.URL, 100*time.Millisecond)
+		defer slow.Close()
+		_, _, err := slow.Do(ctx, &Request{Method: "GET", Path: "/slow"})
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("err %v, want ErrTimeout", err)
+		}
+	})
+	t.Run("informational answers are skipped", func(t *testing.T) {
+		resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/continue"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		if resp.StatusCode != 200 || read(t, resp) != "after 100" {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("stale idle connection is retried once", func(t *testing.T) {
+		resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read(t, resp)
+		cancel()
+		srv.CloseClientConnections() // the upstream drops its idle connections
+		resp, cancel, err = up.Do(ctx, &Request{Method: "POST", Path: "/echo", Body: []byte("again")})
+		if err != nil {
+			t.Fatalf("request on a stale connection: %v", err)
+		}
+		defer cancel()
+		if !strings.Contains(read(t, resp), "body=again") {
+			t.Fatal("retried request lost its body")
+		}
+	})
+	t.Run("connection refused", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close()
+		dead, _ := New("http://"+addr, time.Second)
+		if _, _, err := dead.Do(ctx, &Request{Method: "GET", Path: "/"}); err == nil {
+			t.Fatal("no error from a closed port")
+		}
+	})
+}
+
+// TestUpstreamHeaderBomb: a hostile upstream that sends an endless header
+// block must not make the gateway buffer it without bound.
+func TestUpstreamHeaderBomb(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Junk: " + strings.Repeat("j", 1000) + "\r\n"
+		for range 4000 { // ~4 MB of headers
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	}()
+	up, _ := New("http://"+ln.Addr().String(), 5*time.Second)
+	defer up.Close()
+	_, _, err = up.Do(context.Background(), &Request{Method: "GET", Path: "/"})
+	if err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("err %v, want a header-too-large error", err)
+	}
+}
+
+func TestCopyResponseHeaderDropsHopByHop(t *testing.T) {
+	dst := http.Header{}
+	CopyResponseHeader(dst, http.Header{"Connection": {"X-Secret"}, "X-Secret": {"1"}, "Keep-Alive": {"5"}, "Content-Type": {"application/json"}, "Upgrade": {"h2c"}})
+	if len(dst) != 1 || dst.Get("Content-Type") == "" {
+		t.Fatalf("%v", dst)
+	}
+}
