@@ -22,11 +22,11 @@ import (
 // Log is an open audit log. Its methods are safe for concurrent use.
 type Log struct {
 	syncMode string // the writer connection's current PRAGMA synchronous
-	cfg    Config
-	logger *slog.Logger
-	db     *sql.DB
-	keys   *keys
-	spool  *spool
+	cfg      Config
+	logger   *slog.Logger
+	db       *sql.DB
+	keys     *keys
+	spool    *spool
 
 	mu     sync.RWMutex // guards closed against sends on ch
 	closed bool

@@ -24,7 +24,7 @@ type hygieneConn struct {
 	line      []byte // current header or chunk-size line
 	prevCR    bool
 	hdr       headerScan
-	remaining int64 // body or chunk bytes left to skip
+	remaining int64       // body or chunk bytes left to skip
 	refused   atomic.Bool // read by Write, which may run on another goroutine
 	onRefuse  func(reason string)
 	maxHeader int
