@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/protocol"
@@ -72,6 +73,15 @@ func (openaiCodec) classify(method, path string, inf *rampart.Inference) (bool, 
 	inf.Operation, inf.Action = op, action
 	if op == openai.OpRetrieveModel {
 		m, ok := openai.PathModel(path)
+		if ok {
+			// The upstream decodes the escapes left in the path; policies
+			// must see the same name.
+			dm, err := url.PathUnescape(m)
+			if err != nil || openai.CheckModel(dm) != "" {
+				ok = false
+			}
+			m = dm
+		}
 		if !ok {
 			return true, rampart.Errorf(rampart.CodeInvalid, "invalid model name in path")
 		}
@@ -149,4 +159,108 @@ func safeToken(s string) string {
 		}
 	}
 	return s
+}
+
+// canonicalPath returns the one form of an escaped request path that
+// routing, classification, policies and the upstream all see. Percent-
+// encoded unreserved characters are decoded (so "/v2/models/secre%74" is
+// "/v2/models/secret" for the router too), other escapes are kept with
+// upper-case hex, and anything that different parsers read differently is
+// refused: encoded slashes and backslashes, dot segments, empty segments,
+// control characters and bad escapes.
+func canonicalPath(p string) (string, error) {
+	if p == "" || p[0] != '/' {
+		return "", rampart.Errorf(rampart.CodeInvalid, "request path must start with /")
+	}
+	if len(p) > 4096 {
+		return "", rampart.Errorf(rampart.CodeInvalid, "request path too long")
+	}
+	clean := true
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '%' || c == '.' || c < 0x21 || c == 0x7f || c == '\\' || (c == '/' && i+1 < len(p) && p[i+1] == '/') {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return p, nil // the common case allocates nothing
+	}
+	out := make([]byte, 0, len(p))
+	segStart := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '/':
+			if err := checkSegment(out[segStart:]); err != nil {
+				return "", err
+			}
+			if i > 0 && len(out) == segStart && i < len(p) {
+				return "", rampart.Errorf(rampart.CodeInvalid, "empty path segment")
+			}
+			out = append(out, '/')
+			segStart = len(out)
+		case c == '%':
+			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+				return "", rampart.Errorf(rampart.CodeInvalid, "malformed percent-escape in path")
+			}
+			d := unhex(p[i+1])<<4 | unhex(p[i+2])
+			switch {
+			case isUnreserved(d):
+				out = append(out, d)
+			case d == '/' || d == '\\':
+				return "", rampart.Errorf(rampart.CodeInvalid, "encoded slash in path")
+			case d < 0x20 || d == 0x7f:
+				return "", rampart.Errorf(rampart.CodeInvalid, "control character in path")
+			default:
+				out = append(out, '%', upperHex[d>>4], upperHex[d&15])
+			}
+			i += 2
+		case c < 0x21 || c == 0x7f || c == '\\':
+			return "", rampart.Errorf(rampart.CodeInvalid, "invalid character in path")
+		default:
+			out = append(out, c)
+		}
+	}
+	if err := checkSegment(out[segStart:]); err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+func checkSegment(seg []byte) error {
+	if string(seg) == "." || string(seg) == ".." {
+		return rampart.Errorf(rampart.CodeInvalid, "dot segment in path")
+	}
+	return nil
+}
+
+// checkQuery refuses raw query bytes that would corrupt an upstream request
+// line (HTTP/2 lets a client send them).
+func checkQuery(q string) error {
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c < 0x21 || c == 0x7f || c == '#' {
+			return rampart.Errorf(rampart.CodeInvalid, "invalid character in query string")
+		}
+	}
+	return nil
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func isUnreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }

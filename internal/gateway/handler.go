@@ -28,7 +28,14 @@ const OverheadHeader = "X-Rampart-Overhead-Us"
 
 // maxBufferedResponse bounds what a must-log route buffers before its
 // record is durable.
-const maxBufferedResponse = 64 << 20
+const maxBufferedResponse = 16 << 20
+
+// durableTimeout bounds how long a must-log answer waits for its record.
+const durableTimeout = 10 * time.Second
+
+// maxPrealloc bounds the body buffer allocated from a client's
+// Content-Length before any byte arrives.
+const maxPrealloc = 64 << 10
 
 // SSE events larger than this are refused rather than buffered.
 const maxSSEEvent = 1 << 20
@@ -66,6 +73,9 @@ type exchange struct {
 	rec      audit.Record
 	findings []rampart.Finding
 	upTime   time.Duration
+	// finished is set once the audit record is written; wroteHead once the
+	// upstream's status line has gone to the client.
+	finished, wroteHead bool
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,10 +96,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.Error("panic in handler", "request_id", x.id, "panic", v)
-			x.fail(rampart.CodeInternal, "internal error", "panic")
+			switch {
+			case x.finished:
+				// The record is written; only the connection is left to drop.
+			case x.wroteHead:
+				// The answer has begun: record the failure, then abort the
+				// stream rather than append an error body to it.
+				x.findings = append(x.findings, rampart.Finding{Detector: "gateway", Kind: "panic", Severity: rampart.SeverityHigh,
+					Verdict: rampart.VerdictFlag, Code: rampart.CodeInternal, Reason: "internal error while relaying"})
+				x.finish(func() {}, x.rec.Status, "panic")
+			default:
+				x.fail(rampart.CodeInternal, "internal error", "panic")
+				return
+			}
+			panic(http.ErrAbortHandler)
 		}
 	}()
-	rt, rel := snap.match(r.URL.EscapedPath())
+	path, err := canonicalPath(r.URL.EscapedPath())
+	if err == nil {
+		err = checkQuery(r.URL.RawQuery)
+	}
+	if err != nil {
+		x.rec.Route = "-"
+		x.refuseErr(err, "bad_path")
+		return
+	}
+	rt, rel := snap.match(path)
 	if rt == nil {
 		x.rec.Route = "-"
 		x.fail(rampart.CodeNotFound, "no route for this path", "no_route")
@@ -189,7 +221,7 @@ func (x *exchange) readBody() ([]byte, error) {
 	buf.Reset()
 	defer bodyBufs.Put(buf)
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		buf.Grow(int(min(r.ContentLength, maxPrealloc)))
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, lim+1))
 	if err != nil {
@@ -283,13 +315,25 @@ func (x *exchange) setOverhead() {
 // finish writes the audit record (durably first on must-log routes), then
 // calls respond, then counts the request.
 func (x *exchange) finish(respond func(), status int, reason string) {
+	x.finished = true
 	x.rec.Status = status
 	x.rec.Reasons = reasons(x.findings)
 	x.rec.LatencyMicros = time.Since(x.start).Microseconds()
 	if x.route != nil && x.route.cfg.MustLog {
-		if err := x.s.audit.AppendDurable(x.r.Context(), x.rec); err != nil {
+		// The record must not depend on the client staying connected: a
+		// caller who hangs up after the upstream acted still gets recorded.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(x.r.Context()), durableTimeout)
+		err := x.s.audit.AppendDurable(ctx, x.rec)
+		cancel()
+		if err != nil {
 			x.s.log.Error("audit write failed on must-log route; failing closed", "request_id", x.id, "route", x.route.name, "error", err)
 			x.s.count(x.route, x.inf.Model, "error", "audit_unavailable", x.start, 0)
+			// Keep the evidence: the record, now saying what the client got,
+			// goes to the spool.
+			x.rec.Status = rampart.CodeUnavailable.Status()
+			x.rec.Reasons = append(x.rec.Reasons, audit.Reason{Detector: "audit", Kind: "audit_unavailable", Severity: "high",
+				Verdict: string(rampart.VerdictBlock), Reason: "durable audit write failed; answered 503"})
+			x.s.audit.Append(x.rec)
 			x.writeError(rampart.CodeUnavailable, "service temporarily unavailable")
 			return
 		}
@@ -384,11 +428,19 @@ func (x *exchange) forward(d rampart.Decision, rel string, body []byte) {
 	x.s.metrics.UpstreamSeconds.WithLabelValues(rt.name).Observe(x.upTime.Seconds())
 
 	if rt.cfg.MustLog {
-		// The answer waits until its record is durable.
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBufferedResponse+1))
-		if err != nil || len(b) > maxBufferedResponse {
-			x.s.metrics.UpstreamErrors.WithLabelValues(rt.name, "protocol").Inc()
-			x.finish(func() { x.writeError(rampart.CodeUpstream, "upstream answer could not be read") }, http.StatusBadGateway, "upstream_read")
+		// The answer waits until its record is durable, so it is buffered:
+		// at most maxBufferedResponse per answer and mustLogBudget for all
+		// of them together.
+		b, err := x.s.bufferBounded(resp.Body)
+		defer x.s.release(int64(cap(b)))
+		if err != nil {
+			code, kind := rampart.CodeUpstream, "upstream_read"
+			if errors.Is(err, errBudget) {
+				code, kind = rampart.CodeOverloaded, "buffer_budget"
+			} else {
+				x.s.metrics.UpstreamErrors.WithLabelValues(rt.name, "protocol").Inc()
+			}
+			x.finish(func() { x.writeError(code, "upstream answer could not be relayed") }, code.Status(), kind)
 			return
 		}
 		x.rec.ResponseBytes = int64(len(b))
@@ -422,6 +474,7 @@ func (x *exchange) writeHead(resp *http.Response) {
 	proxy.CopyResponseHeader(h, resp.Header)
 	h.Set("X-Request-Id", x.id)
 	x.setOverhead()
+	x.wroteHead = true
 	x.w.WriteHeader(resp.StatusCode)
 }
 
@@ -440,3 +493,52 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// mustLogBudget bounds the bytes all must-log answers may hold in memory
+// while their records become durable.
+const mustLogBudget = 256 << 20
+
+var errBudget = errors.New("must-log buffer budget exhausted")
+
+// bufferBounded reads r whole, reserving budget as it grows. The caller
+// releases cap(b) when done, whatever the error.
+func (s *Server) bufferBounded(r io.Reader) ([]byte, error) {
+	const step = 32 << 10
+	b := make([]byte, 0, step)
+	if !s.reserve(step) {
+		return b[:0:0], errBudget
+	}
+	for {
+		if len(b) == cap(b) {
+			if cap(b) >= maxBufferedResponse {
+				return b, errors.New("upstream answer larger than the must-log buffer limit")
+			}
+			grow := min(cap(b), maxBufferedResponse-cap(b))
+			if !s.reserve(int64(grow)) {
+				return b, errBudget
+			}
+			// The reservation now equals cap(nb).
+			nb := make([]byte, len(b), cap(b)+grow)
+			copy(nb, b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+func (s *Server) reserve(n int64) bool {
+	if s.bufUsed.Add(n) > mustLogBudget {
+		s.bufUsed.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (s *Server) release(n int64) { s.bufUsed.Add(-n) }

@@ -49,7 +49,32 @@ type headerScan struct {
 	te      bool
 	chunked bool
 	clBad   bool
+	teBad   bool
 }
+
+// parseDigits reads a non-negative decimal of at most 18 significant digits.
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n int64
+	sig := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n > 0 || c != '0' {
+			sig++
+			if sig > 18 {
+				return 0, false
+			}
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+const reasonTooLarge = "header section too large"
 
 var errRefused = errors.New("request refused: malformed HTTP framing")
 
@@ -85,8 +110,12 @@ func (h *hygieneConn) refuse(reason string) {
 	if h.onRefuse != nil {
 		h.onRefuse(reason)
 	}
-	body := "400 Bad Request: " + reason + "\n"
-	resp := "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
+	status := "400 Bad Request"
+	if reason == reasonTooLarge {
+		status = "431 Request Header Fields Too Large"
+	}
+	body := status + ": " + reason + "\n"
+	resp := "HTTP/1.1 " + status + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	_, _ = h.Conn.Write([]byte(resp))
 }
@@ -135,12 +164,28 @@ func (h *hygieneConn) scan(b []byte) string {
 		if h.st == stChunkCRLF {
 			return "chunk data longer than its declared size"
 		}
-		if len(h.line) < 8192 {
-			h.line = append(h.line, c)
-		}
+		// Lines are kept whole, never truncated: a truncated line could be
+		// read differently here and in net/http. Header blocks beyond what
+		// net/http accepts are refused here too.
 		h.hdr.bytes++
+		if h.hdr.bytes > h.limit() {
+			return reasonTooLarge
+		}
+		h.line = append(h.line, c)
 	}
 	return ""
+}
+
+// limit is the most header bytes (request line and fields, or a chunk-size
+// line, or a trailer section) scanned. net/http answers 431 once a header
+// passes MaxHeaderBytes plus its 4096-byte allowance, having read at most a
+// buffer more; the slack here lets it give that answer first, and only a
+// client that keeps sending is cut off here.
+func (h *hygieneConn) limit() int {
+	if h.maxHeader <= 0 {
+		return 1 << 20
+	}
+	return h.maxHeader + 4096 + 64<<10
 }
 
 // endLine handles a complete CRLF-terminated line.
@@ -160,6 +205,7 @@ func (h *hygieneConn) endLine() string {
 			h.headerField(line)
 		}
 	case stChunkSize:
+		h.hdr.bytes = 0
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
 			line = line[:i]
 		}
@@ -184,6 +230,7 @@ func (h *hygieneConn) endLine() string {
 	case stTrailer:
 		if len(line) == 0 {
 			h.st = stHeader
+			h.hdr = headerScan{}
 		}
 	}
 	return ""
@@ -198,19 +245,20 @@ func (h *hygieneConn) headerField(line []byte) {
 	val := bytes.TrimSpace(line[i+1:])
 	switch {
 	case asciiEqualFold(name, "content-length"):
-		h.hdr.cl++
-		n, err := strconv.ParseInt(string(val), 10, 64)
-		if err != nil || n < 0 {
+		// Digits only, as net/http parses it (leading zeros included); a
+		// second Content-Length with another value is refused.
+		n, ok := parseDigits(val)
+		if !ok || (h.hdr.cl > 0 && n != h.hdr.clValue) {
 			h.hdr.clBad = true
 		}
+		h.hdr.cl++
 		h.hdr.clValue = n
 	case asciiEqualFold(name, "transfer-encoding"):
-		h.hdr.te = true
-		v := bytes.ToLower(val)
-		if j := bytes.LastIndexByte(v, ','); j >= 0 {
-			v = bytes.TrimSpace(v[j+1:])
+		if h.hdr.te {
+			h.hdr.teBad = true // several Transfer-Encoding fields
 		}
-		h.hdr.chunked = string(v) == "chunked"
+		h.hdr.te = true
+		h.hdr.chunked = asciiEqualFold(val, "chunked")
 	}
 }
 
@@ -220,8 +268,8 @@ func (h *hygieneConn) endHeader() string {
 	switch {
 	case hd.te && hd.cl > 0:
 		return "both Content-Length and Transfer-Encoding"
-	case hd.te && !hd.chunked:
-		return "unsupported Transfer-Encoding"
+	case hd.te && (!hd.chunked || hd.teBad):
+		return "unsupported Transfer-Encoding (only a single chunked is accepted)"
 	case hd.te:
 		h.st = stChunkSize
 	case hd.clBad:

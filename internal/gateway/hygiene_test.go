@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,11 @@ func TestHygieneSmuggling(t *testing.T) {
 		{"chunk longer than declared", []string{"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n"}, "longer than its declared size"},
 		{"smuggled request after CL body uses bare LF", []string{"POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET /admin HTTP/1.1\nHost: a\n\n"}, "bare LF"},
 		{"negative content-length", []string{"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n"}, "invalid Content-Length"},
+		{"plus-signed content-length", []string{"POST /x HTTP/1.1\r\nContent-Length: +5\r\n\r\n"}, "invalid Content-Length"},
+		{"leading zeros are the same length net/http reads", []string{"POST /x HTTP/1.1\r\nContent-Length: 0003\r\n\r\nabcGET / HTTP/1.1\r\n\r\n"}, ""},
+		{"conflicting content-lengths", []string{"POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"}, "invalid Content-Length"},
+		{"two transfer-encoding fields", []string{"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"}, "unsupported Transfer-Encoding"},
+		{"header section beyond the limit", []string{"GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 1<<20) + "\r\n\r\n"}, "header section too large"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +59,27 @@ func TestHygieneSmuggling(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestHygieneLongLineDesync is the regression test for a desync through a
+// truncated header line: a Content-Length of thousands of leading zeros
+// followed by 50 was once cut to its first 8192 bytes (all zeros) by the
+// scanner, which then framed the body as a new chunked request with a
+// 2^60-byte chunk and stopped checking the connection, while net/http read
+// 50. Lines are no longer truncated, so both agree on 50 bytes.
+func TestHygieneLongLineDesync(t *testing.T) {
+	h := &hygieneConn{maxHeader: 16 << 10}
+	body := "X\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffff\r\n"
+	req := "POST /x HTTP/1.1\r\nContent-Length: " + strings.Repeat("0", 8180) + fmt.Sprint(len(body)) + "\r\n\r\n" + body
+	if r := h.scan([]byte(req)); r != "" {
+		t.Fatalf("refused: %s", r)
+	}
+	if h.st != stHeader {
+		t.Fatalf("after the body the scanner is in state %d, not expecting a new request", h.st)
+	}
+	if r := h.scan([]byte("GET / HTTP/1.1\nHost: a\n\n")); !strings.Contains(r, "bare LF") {
+		t.Fatalf("the next request was not checked: %q", r)
 	}
 }
 

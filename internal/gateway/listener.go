@@ -64,20 +64,25 @@ func (l *listener) Accept() (net.Conn, error) {
 }
 
 func (l *listener) acceptTLS() {
+	backoff := 5 * time.Millisecond
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				select {
+				case l.errc <- err:
+				default:
+				}
+				return
 			}
-			select {
-			case l.errc <- err:
-			default:
-			}
-			return
+			// Anything else (EMFILE, ENFILE, ECONNABORTED…) is transient: an
+			// attacker exhausting descriptors must not stop the listener for
+			// good. Back off and keep accepting.
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
 		}
+		backoff = 5 * time.Millisecond
 		l.wg.Add(1)
 		go l.handshakeAndDispatch(c)
 	}

@@ -52,6 +52,7 @@ type Server struct {
 	sems  map[string]*limit.Semaphore
 
 	cfgLogRequests atomic.Bool
+	bufUsed        atomic.Int64 // bytes of must-log answers held in memory
 	level          *slog.LevelVar
 	pprof          bool
 	ready          atomic.Bool
@@ -269,7 +270,9 @@ func (s *Server) serve(ctx context.Context, cfg *config.Config) error {
 	}
 	serveH2 := func(tc *tls.Conn) {
 		st := tc.ConnectionState()
-		h2.ServeConn(tc, &http2.ServeConnOpts{Context: context.WithValue(ctx, tlsStateKey{}, &st), BaseConfig: hsrv, Handler: s})
+		// Streams must not inherit Run's context: shutdown drains them
+		// (http2.ConfigureServer hooks hsrv.Shutdown) instead of cancelling.
+		h2.ServeConn(tc, &http2.ServeConnOpts{Context: context.WithValue(context.WithoutCancel(ctx), tlsStateKey{}, &st), BaseConfig: hsrv, Handler: s})
 	}
 	ln := newListener(raw, tlsConf, cfg.Listen.ReadHeaderTimeout, cfg.Listen.MaxHeaderBytes, onRefuse, serveH2)
 

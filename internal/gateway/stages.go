@@ -199,7 +199,11 @@ type metaEntry struct {
 }
 
 func newMetaCache(base string, timeout time.Duration) *metaCache {
-	return &metaCache{client: &http.Client{Timeout: timeout}, base: strings.TrimSuffix(base, "/"),
+	// Like forwarded requests, metadata fetches never go through an
+	// environment proxy and never follow redirects.
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &metaCache{client: client, base: strings.TrimSuffix(base, "/"),
 		entries: map[string]metaEntry{}, ttl: 5 * time.Minute, maxBytes: 1 << 20}
 }
 

@@ -71,10 +71,19 @@ func newH1Pool(addr, host string, timeout time.Duration, maxIdle int) *h1Pool {
 }
 
 func (p *h1Pool) get(ctx context.Context) (*h1Conn, bool, error) {
-	select {
-	case c := <-p.idle:
-		return c, true, nil
-	default:
+	for {
+		var c *h1Conn
+		select {
+		case c = <-p.idle:
+		default:
+		}
+		if c == nil {
+			break
+		}
+		if c.br.Buffered() == 0 && peekIdle(c.nc) {
+			return c, true, nil
+		}
+		_ = c.nc.Close()
 	}
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
@@ -91,6 +100,11 @@ func (p *h1Pool) get(ctx context.Context) (*h1Conn, bool, error) {
 }
 
 func (p *h1Pool) put(c *h1Conn) {
+	if c.br.Buffered() > 0 {
+		// Bytes nobody asked for would become the next caller's answer.
+		_ = c.nc.Close()
+		return
+	}
 	_ = c.nc.SetDeadline(time.Time{})
 	select {
 	case p.idle <- c:
@@ -110,9 +124,11 @@ func (p *h1Pool) close() {
 	}
 }
 
-// do performs one exchange. A request that fails on a reused idle
-// connection before any response byte arrived is retried once on a fresh
-// one: the upstream closed the idle connection and never saw the request.
+// do performs one exchange. A request that fails on a reused connection is
+// retried once on a fresh one only when the upstream cannot have acted on
+// it: the request could not be written, or it is idempotent (GET, HEAD,
+// OPTIONS) and no answer came back. A POST that was sent is never replayed:
+// an inference, or a Triton model load, must not run twice.
 func (p *h1Pool) do(ctx context.Context, req *Request, target string) (*http.Response, context.CancelFunc, error) {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := p.get(ctx)
@@ -128,6 +144,10 @@ func (p *h1Pool) do(ctx context.Context, req *Request, target string) (*http.Res
 			return nil, nil, err
 		}
 	}
+}
+
+func idempotent(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
 func (p *h1Pool) exchange(ctx context.Context, c *h1Conn, req *Request, target string) (*http.Response, context.CancelFunc, error, bool) {
@@ -155,12 +175,14 @@ func (p *h1Pool) exchange(ctx context.Context, c *h1Conn, req *Request, target s
 	c.budget.armed, c.budget.left = true, maxResponseHeader
 	var resp *http.Response
 	var err error
+	// ReadResponse needs the method: a HEAD answer has no body whatever its
+	// Content-Length says.
+	forMethod := &http.Request{Method: req.Method}
 	for {
-		resp, err = http.ReadResponse(c.br, nil)
+		resp, err = http.ReadResponse(c.br, forMethod)
 		if err != nil {
-			// Nothing usable came back: on a reused connection that is the
-			// upstream having closed it while idle.
-			return fail(err, c.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)))
+			nothing := c.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err))
+			return fail(err, nothing && idempotent(req.Method))
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue // informational answers carry no body
@@ -172,10 +194,13 @@ func (p *h1Pool) exchange(ctx context.Context, c *h1Conn, req *Request, target s
 		resp.Body.Close()
 		return fail(errors.New("upstream switched protocols, which is never forwarded"), false)
 	}
-	if req.Method == http.MethodHead {
-		resp.Body = http.NoBody
-	}
 	b := &h1Body{rc: resp.Body, c: c, p: p, stop: stop, keep: !resp.Close}
+	if req.Method == http.MethodHead || resp.ContentLength == 0 {
+		// Nothing to read: the connection is free now.
+		b.finish(true)
+		resp.Body = http.NoBody
+		return resp, func() {}, nil, false
+	}
 	resp.Body = b
 	return resp, func() {}, nil, false
 }
@@ -262,8 +287,10 @@ func (b *h1Body) finish(clean bool) {
 		return
 	}
 	b.done = true
-	b.stop()
-	if clean && b.keep {
+	// If the cancellation callback has already started, it may still set an
+	// expired deadline on this connection: never pool it then.
+	stopped := b.stop()
+	if clean && b.keep && stopped {
 		b.p.put(b.c)
 	} else {
 		_ = b.c.nc.Close()

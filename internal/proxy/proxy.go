@@ -102,15 +102,21 @@ var ErrTimeout = errors.New("upstream timed out")
 // body. Errors are connection failures or timeouts (wrapping ErrTimeout).
 func (u *Upstream) Do(ctx context.Context, req *Request) (*http.Response, context.CancelFunc, error) {
 	if u.h1 != nil {
-		t := singleJoin(u.base.Path, req.Path)
+		t := singleJoin(u.base.EscapedPath(), req.Path)
 		if req.RawQuery != "" {
 			t += "?" + req.RawQuery
 		}
 		return u.h1.do(ctx, req, t)
 	}
 	target := *u.base
-	target.Path = singleJoin(u.base.Path, req.Path)
-	target.RawPath = ""
+	// req.Path is escaped: keep it as the wire form and give Path its
+	// decoded twin, so it is not escaped a second time.
+	escaped := singleJoin(u.base.EscapedPath(), req.Path)
+	decoded, err := url.PathUnescape(escaped)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upstream path: %w", err)
+	}
+	target.Path, target.RawPath = decoded, escaped
 	target.RawQuery = req.RawQuery
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	out, err := http.NewRequestWithContext(ctx, req.Method, target.String(), bytes.NewReader(req.Body))

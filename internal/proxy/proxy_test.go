@@ -137,7 +137,7 @@ func TestUpstreamExchanges(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	})
-	t.Run("stale idle connection is retried once", func(t *testing.T) {
+	t.Run("an idle connection closed by the upstream is detected before use", func(t *testing.T) {
 		resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/echo"})
 		if err != nil {
 			t.Fatal(err)
@@ -145,14 +145,30 @@ func TestUpstreamExchanges(t *testing.T) {
 		read(t, resp)
 		cancel()
 		srv.CloseClientConnections() // the upstream drops its idle connections
+		time.Sleep(50 * time.Millisecond)
 		resp, cancel, err = up.Do(ctx, &Request{Method: "POST", Path: "/echo", Body: []byte("again")})
 		if err != nil {
-			t.Fatalf("request on a stale connection: %v", err)
+			t.Fatalf("POST on a connection the upstream closed while idle: %v", err)
 		}
 		defer cancel()
 		if !strings.Contains(read(t, resp), "body=again") {
-			t.Fatal("retried request lost its body")
+			t.Fatal("request lost its body")
 		}
+	})
+	t.Run("an idempotent request is retried on a stale connection", func(t *testing.T) {
+		resp, cancel, err := up.Do(ctx, &Request{Method: "GET", Path: "/echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		read(t, resp)
+		cancel()
+		srv.CloseClientConnections()
+		resp, cancel, err = up.Do(ctx, &Request{Method: "GET", Path: "/echo"})
+		if err != nil {
+			t.Fatalf("GET on a stale connection: %v", err)
+		}
+		read(t, resp)
+		cancel()
 	})
 	t.Run("connection refused", func(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -199,6 +215,107 @@ func TestUpstreamHeaderBomb(t *testing.T) {
 	_, _, err = up.Do(context.Background(), &Request{Method: "GET", Path: "/"})
 	if err == nil || !strings.Contains(err.Error(), "too large") {
 		t.Fatalf("err %v, want a header-too-large error", err)
+	}
+}
+
+// TestPostIsNeverReplayed: when an upstream takes a POST and drops the
+// connection without answering, the POST must not be sent again (an
+// inference or a model load would run twice).
+func TestPostIsNeverReplayed(t *testing.T) {
+	var posts atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if req.Method == "POST" {
+						posts.Add(1)
+						return // drop the connection without an answer
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}(c)
+		}
+	}()
+	up, _ := New("http://"+ln.Addr().String(), 2*time.Second)
+	defer up.Close()
+	resp, cancel, err := up.Do(context.Background(), &Request{Method: "GET", Path: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, resp)
+	cancel()
+	if _, _, err := up.Do(context.Background(), &Request{Method: "POST", Path: "/", Body: []byte("x")}); err == nil {
+		t.Fatal("no error for an unanswered POST")
+	}
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the POST reached the upstream %d times", n)
+	}
+}
+
+// TestHeadAnswerWithBodyIsNotReused: an upstream that wrongly sends a body
+// after a HEAD answer must not leave those bytes to become the next
+// caller's answer.
+func TestHeadAnswerWithBodyIsNotReused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.Method == "HEAD" {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+				}
+			}(c)
+		}
+	}()
+	up, _ := New("http://"+ln.Addr().String(), 2*time.Second)
+	defer up.Close()
+	resp, cancel, err := up.Do(context.Background(), &Request{Method: "HEAD", Path: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, resp)
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	resp, cancel, err = up.Do(context.Background(), &Request{Method: "GET", Path: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	if got := read(t, resp); got != "real" {
+		t.Fatalf("next caller got %q", got)
 	}
 }
 
