@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -129,8 +130,14 @@ func (s rateStage) Check(_ context.Context, req *pipeline.Request) ([]rampart.Fi
 	if req.Principal != nil {
 		key = s.route + "\x00" + req.Principal.ID
 		if req.Principal.Method == rampart.AuthAnonymous && req.ClientIP.IsValid() {
-			// Anonymous callers share nothing: bucket them by address.
-			key += "\x00" + req.ClientIP.String()
+			// Anonymous callers are bucketed by address; IPv6 by /64, the
+			// block one subscriber gets, so rotating addresses buys nothing.
+			ip := req.ClientIP
+			if ip.Is6() {
+				p, _ := ip.Prefix(64)
+				ip = p.Addr()
+			}
+			key += "\x00" + ip.String()
 		}
 	}
 	ok, retry := s.store.Take(key, lim, req.Now)
@@ -167,9 +174,25 @@ func (s schemaStage) Check(ctx context.Context, req *pipeline.Request) ([]rampar
 		}
 	}
 	if specs == nil {
-		return nil, nil
+		// No declared inputs: the NaN/Inf policy still holds.
+		return nanFindings(req.Inf, m.NaNPolicy), nil
 	}
 	return oip.ValidateInputs(req.Inf, specs, oip.NaNPolicy(m.NaNPolicy)), nil
+}
+
+// nanFindings applies nan_policy when a model declares no inputs.
+func nanFindings(inf *rampart.Inference, policy string) []rampart.Finding {
+	if policy == "allow" {
+		return nil
+	}
+	for _, t := range inf.Tensors {
+		if t.NaNs+t.Infs > 0 {
+			return []rampart.Finding{{Detector: "validate", Kind: "nan_inf", Severity: rampart.SeverityMedium,
+				Verdict: rampart.VerdictBlock, Code: rampart.CodeInvalid,
+				Reason: fmt.Sprintf("input %q holds %d NaN and %d infinite values", t.Name, t.NaNs, t.Infs)}}
+		}
+	}
+	return nil
 }
 
 func toSpecs(in []config.TensorSpec) []oip.TensorSpec {
@@ -193,6 +216,9 @@ type metaCache struct {
 	maxBytes int64
 }
 
+// maxMetaEntries bounds the model-metadata cache.
+const maxMetaEntries = 1024
+
 type metaEntry struct {
 	specs []oip.TensorSpec
 	at    time.Time
@@ -215,9 +241,9 @@ func (c *metaCache) inputs(ctx context.Context, model, version string) ([]oip.Te
 	if ok && time.Since(e.at) < c.ttl {
 		return e.specs, nil
 	}
-	path := "/v2/models/" + model
+	path := "/v2/models/" + url.PathEscape(model)
 	if version != "" {
-		path += "/versions/" + version
+		path += "/versions/" + url.PathEscape(version)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
@@ -243,6 +269,11 @@ func (c *metaCache) inputs(ctx context.Context, model, version string) ([]oip.Te
 		return nil, fmt.Errorf("upstream model metadata: %w", err)
 	}
 	c.mu.Lock()
+	if len(c.entries) >= maxMetaEntries {
+		// Versions come from clients: never let them grow the cache
+		// without bound. Dropping it all only costs refetches.
+		clear(c.entries)
+	}
 	c.entries[key] = metaEntry{specs: md.Inputs, at: time.Now()}
 	c.mu.Unlock()
 	return md.Inputs, nil

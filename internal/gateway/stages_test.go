@@ -199,3 +199,18 @@ func TestSchemaStageFromUpstreamMetadata(t *testing.T) {
 		t.Fatal("unreadable upstream metadata must fail closed")
 	}
 }
+
+// TestNaNPolicyWithoutDeclaredInputs: the default nan_policy (reject) holds
+// even for a model that declares no inputs.
+func TestNaNPolicyWithoutDeclaredInputs(t *testing.T) {
+	s := schemaStage{models: map[string]config.Model{"m": {NaNPolicy: "reject"}, "lax": {NaNPolicy: "allow"}}}
+	inf := func(model string) *rampart.Inference {
+		return &rampart.Inference{Operation: "infer", Model: model, Tensors: []rampart.Tensor{{Name: "x", NaNs: 1}}}
+	}
+	if fs, _ := s.Check(context.Background(), request(inf("m"), nil)); kinds(fs) != "nan_inf/block " {
+		t.Fatalf("NaN passed the default policy: %q", kinds(fs))
+	}
+	if fs, _ := s.Check(context.Background(), request(inf("lax"), nil)); len(fs) != 0 {
+		t.Fatalf("nan_policy allow refused: %q", kinds(fs))
+	}
+}

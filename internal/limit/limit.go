@@ -38,6 +38,9 @@ type shard struct {
 type bucket struct {
 	tokens float64
 	last   time.Time
+	// full is how long this bucket takes to refill from empty under its own
+	// limit; idle that long, it is full and can be forgotten.
+	full time.Duration
 }
 
 // NewMemory returns an empty store.
@@ -62,8 +65,9 @@ func (m *Memory) Take(key string, lim rampart.RateLimit, now time.Time) (bool, t
 	if b == nil {
 		b = &bucket{tokens: burst, last: now}
 		sh.buckets[key] = b
-		sh.sweep(now, lim)
+		sh.sweep(now)
 	}
+	b.full = time.Duration(burst / lim.PerSecond * float64(time.Second))
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = math.Min(burst, b.tokens+el*lim.PerSecond)
 		b.last = now
@@ -76,16 +80,16 @@ func (m *Memory) Take(key string, lim rampart.RateLimit, now time.Time) (bool, t
 	return false, wait
 }
 
-// sweep drops buckets that have been idle long enough to be full again;
-// forgetting them changes nothing. It runs every 1024 new buckets.
-func (s *shard) sweep(now time.Time, lim rampart.RateLimit) {
+// sweep drops buckets that have been idle long enough to be full again
+// under their own limit; forgetting them changes nothing. It runs every
+// 1024 new buckets.
+func (s *shard) sweep(now time.Time) {
 	s.sweeps++
 	if s.sweeps%1024 != 0 {
 		return
 	}
-	full := time.Duration(float64(max(lim.Burst, 1))/lim.PerSecond*float64(time.Second)) + time.Minute
 	for k, b := range s.buckets {
-		if now.Sub(b.last) > full {
+		if now.Sub(b.last) > b.full+time.Second {
 			delete(s.buckets, k)
 		}
 	}

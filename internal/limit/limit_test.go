@@ -57,6 +57,26 @@ func TestSweepBoundsMemory(t *testing.T) {
 	}
 }
 
+// TestSweepKeepsSlowBuckets is the regression test for a sweep that judged
+// every bucket by the limit of whichever caller triggered it: a key allowed
+// one request per 1000 s got its burst back after a minute idle once other
+// callers created enough buckets.
+func TestSweepKeepsSlowBuckets(t *testing.T) {
+	m := NewMemory()
+	slow := rampart.RateLimit{PerSecond: 0.001, Burst: 1}
+	t0 := time.Unix(0, 0)
+	if ok, _ := m.Take("slow", slow, t0); !ok {
+		t.Fatal("first request refused")
+	}
+	fast := rampart.RateLimit{PerSecond: 100, Burst: 1}
+	for i := range 200000 {
+		m.Take(fmt.Sprint("k", i), fast, t0.Add(2*time.Minute))
+	}
+	if ok, _ := m.Take("slow", slow, t0.Add(3*time.Minute)); ok {
+		t.Fatal("slow bucket was forgotten and refilled early")
+	}
+}
+
 func TestSemaphore(t *testing.T) {
 	s := NewSemaphore(2)
 	if !s.TryAcquire() || !s.TryAcquire() || s.TryAcquire() {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -113,6 +114,8 @@ func TestConfiguredStages(t *testing.T) {
 			rampart.Inference{Tensors: []rampart.Tensor{{Name: "x", Numbers: []float64{0, 7}}}}, "out_of_range", rampart.VerdictBlock},
 		{"range other input ignored", "tensor_range", "{max: 1, inputs: [y]}", oip,
 			rampart.Inference{Tensors: []rampart.Tensor{{Name: "x", Numbers: []float64{7}}}}, "", ""},
+		{"range NaN is outside", "tensor_range", "{min: -1, max: 1}", oip,
+			rampart.Inference{Tensors: []rampart.Tensor{{Name: "x", Numbers: []float64{0, math.NaN()}}}}, "out_of_range", rampart.VerdictBlock},
 		{"range flag only", "tensor_range", "{max: 1, action: flag}", oip,
 			rampart.Inference{Tensors: []rampart.Tensor{{Name: "x", Numbers: []float64{7}}}}, "out_of_range", rampart.VerdictFlag},
 		{"text match", "text_match", "{patterns: ['ignore (all )?previous instructions']}", oai,

@@ -112,10 +112,11 @@ func (s *tensorRange) Check(_ context.Context, req *Request) ([]rampart.Finding,
 		out := 0
 		worst := 0.0
 		for _, v := range t.Numbers {
-			if v < s.min || v > s.max {
+			// NaN compares false with everything: count it as outside.
+			if v != v || v < s.min || v > s.max {
 				out++
 				d := math.Max(s.min-v, v-s.max)
-				if d > worst {
+				if d > worst || d != d {
 					worst = d
 				}
 			}

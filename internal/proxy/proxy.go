@@ -179,7 +179,15 @@ func copyRequestHeader(dst, src http.Header) {
 // upstream: hop-by-hop fields, Rampart's credentials, and fields Rampart
 // sets itself (which a client must not be able to forge).
 func skipRequestHeader(k string, drop map[string]bool) bool {
-	return isHop(k) || isCredential(k) || drop[k] || strings.HasPrefix(k, "X-Rampart-") || k == "X-Forwarded-For" || k == "X-Request-Id"
+	return isHop(k) || isCredential(k) || drop[k] || strings.HasPrefix(k, "X-Rampart-") || forgeable[k]
+}
+
+// forgeable are identity and provenance fields an upstream may trust; only
+// Rampart sets them (or none), never the client.
+var forgeable = map[string]bool{
+	"X-Forwarded-For": true, "X-Request-Id": true, "Forwarded": true, "X-Real-Ip": true,
+	"X-Forwarded-Host": true, "X-Forwarded-Proto": true, "X-Forwarded-Port": true,
+	"X-Forwarded-Client-Cert": true, "X-Client-Cert": true, "Ssl-Client-Cert": true,
 }
 
 // CopyResponseHeader copies end-to-end response headers.

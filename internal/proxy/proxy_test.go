@@ -31,6 +31,11 @@ func TestUpstreamExchanges(t *testing.T) {
 		switch r.URL.Path {
 		case "/echo":
 			b, _ := io.ReadAll(r.Body)
+			for _, h := range []string{"Forwarded", "X-Real-Ip", "X-Forwarded-Client-Cert"} {
+				if r.Header.Get(h) != "" {
+					fmt.Fprintf(w, "FORGED %s ", h)
+				}
+			}
 			fmt.Fprintf(w, "%s %s q=%s body=%s auth=%q key=%q principal=%q xff=%q rid=%q te=%q",
 				r.Method, r.URL.Path, r.URL.RawQuery, b, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"),
 				r.Header.Get("X-Rampart-Principal"), r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Request-Id"), r.Header.Get("Upgrade"))
@@ -64,7 +69,8 @@ func TestUpstreamExchanges(t *testing.T) {
 	defer up.Close()
 	ctx := context.Background()
 	hdr := http.Header{"Authorization": {"Bearer rk_secret"}, "X-Api-Key": {"rk_secret"}, "X-Rampart-Principal": {"admin"},
-		"X-Forwarded-For": {"1.2.3.4"}, "X-Request-Id": {"forged"}, "Upgrade": {"h2c"}, "Connection": {"Upgrade"}}
+		"X-Forwarded-For": {"1.2.3.4"}, "X-Request-Id": {"forged"}, "Upgrade": {"h2c"}, "Connection": {"Upgrade"},
+		"Forwarded": {"for=1.2.3.4"}, "X-Real-Ip": {"1.2.3.4"}, "X-Forwarded-Client-Cert": {"Subject=admin"}}
 
 	t.Run("echo strips credentials and forged identity headers", func(t *testing.T) {
 		resp, cancel, err := up.Do(ctx, &Request{Method: "POST", Path: "/echo", RawQuery: "a=1", Header: hdr, Body: []byte("hello"),
