@@ -140,7 +140,7 @@ echo "== latency at half of Rampart's peak: $HALF req/s"
 for r in $(seq "$ROUNDS"); do
   echo "{\"target\":\"direct-rate\",\"round\":$r,\"r\":$(lg -mode rate -rate "$HALF" -c 512 -url "$direct")}" >> "$res"
   echo "{\"target\":\"nginx-rate\",\"round\":$r,\"r\":$(lg -mode rate -rate "$HALF" -c 512 -url "$viangx")}" >> "$res"
-  echo "{\"target\":\"rampart-rate\",\"round\":$r,\"r\":$(lg -mode rate -rate "$HALF" -c 512 -url "$viarp" -H "Authorization: Bearer $KEY")}" >> "$res"
+  echo "{\"target\":\"rampart-rate\",\"round\":$r,\"r\":$(lg -mode rate -rate "$HALF" -c 512 -url "$viarp" -H "Authorization: Bearer $KEY" -overhead X-Rampart-Overhead-Us)}" >> "$res"
   tail -3 "$res"
 done
 
@@ -178,6 +178,7 @@ out = {
   "direct_p50_us": med("direct-rate", "p50_us"), "direct_p99_us": med("direct-rate", "p99_us"),
   "nginx_p50_us": med("nginx-rate", "p50_us"), "nginx_p99_us": med("nginx-rate", "p99_us"),
   "rampart_p50_us": med("rampart-rate", "p50_us"), "rampart_p99_us": med("rampart-rate", "p99_us"),
+  "rampart_self_overhead_p50_us": med("rampart-rate", "overhead_p50_us"), "rampart_self_overhead_p99_us": med("rampart-rate", "overhead_p99_us"),
   "audit_records_written": float(records),
   "runs": rs,
 }
@@ -203,6 +204,8 @@ rows = [
   (f'added p50 at {half} req/s, Rampart (goal <= 100 us)', f'{out["rampart_added_p50_us"]:.0f} us'),
   (f'added p99 at {half} req/s, Rampart (goal <= 1000 us)', f'{out["rampart_added_p99_us"]:.0f} us'),
   (f'added p50 / p99 at {half} req/s, nginx', f'{out["nginx_added_p50_us"]:.0f} / {out["nginx_added_p99_us"]:.0f} us'),
+  (f'Rampart self-reported overhead p50 / p99 at {half} req/s (X-Rampart-Overhead-Us)', f'{out["rampart_self_overhead_p50_us"]:.0f} / {out["rampart_self_overhead_p99_us"]:.0f} us'),
+  (f'client-side p99 at {half} req/s, direct / nginx / Rampart', f'{out["direct_p99_us"]:.0f} / {out["nginx_p99_us"]:.0f} / {out["rampart_p99_us"]:.0f} us'),
 ]
 if samples:
   rows.append(("RSS max, first / second half of soak", f'{out["soak_rss_first_half_max_kb"]} / {out["soak_rss_second_half_max_kb"]} KiB'))

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,9 @@ type result struct {
 	OK     int64   `json:"ok"`
 	Errors int64   `json:"errors"`
 	Non2xx int64   `json:"non2xx"`
+	// Gateway-reported overhead (the -overhead header), when asked for.
+	OverheadP50 float64 `json:"overhead_p50_us,omitempty"`
+	OverheadP99 float64 `json:"overhead_p99_us,omitempty"`
 }
 
 func main() {
@@ -55,6 +59,7 @@ func main() {
 	rate := flag.Float64("rate", 1000, "requests per second (rate mode)")
 	var hdrs headers
 	flag.Var(&hdrs, "H", "header 'Name: value' (repeatable)")
+	overhead := flag.String("overhead", "", "response header holding the gateway's own time in µs, to report its percentiles")
 	flag.Parse()
 	if *url == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: -url is required")
@@ -72,14 +77,14 @@ func main() {
 	tr := &http.Transport{MaxIdleConnsPerHost: *conns * 2, MaxConnsPerHost: *conns, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	send := func(ctx context.Context) (int, error) {
+	send := func(ctx context.Context) (int, float64, error) {
 		method := http.MethodGet
 		if body != nil {
 			method = http.MethodPost
 		}
 		req, err := http.NewRequestWithContext(ctx, method, *url, bytes.NewReader(body))
 		if err != nil {
-			return 0, err
+			return 0, -1, err
 		}
 		for _, h := range hdrs {
 			k, v, _ := strings.Cut(h, ":")
@@ -90,11 +95,17 @@ func main() {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return 0, err
+			return 0, -1, err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode, nil
+		ov := -1.0
+		if *overhead != "" {
+			if v, err := strconv.ParseFloat(resp.Header.Get(*overhead), 64); err == nil {
+				ov = v
+			}
+		}
+		return resp.StatusCode, ov, nil
 	}
 	var res result
 	switch *mode {
@@ -109,18 +120,19 @@ func main() {
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 }
 
-type sender func(context.Context) (int, error)
+type sender func(context.Context) (int, float64, error)
 
 type recorder struct {
 	mu     sync.Mutex
 	lat    []time.Duration
+	ov     []float64
 	ok     atomic.Int64
 	errs   atomic.Int64
 	non2xx atomic.Int64
 	sent   atomic.Int64
 }
 
-func (r *recorder) record(d time.Duration, status int, err error) {
+func (r *recorder) record(d time.Duration, status int, ov float64, err error) {
 	r.sent.Add(1)
 	switch {
 	case err != nil:
@@ -133,6 +145,9 @@ func (r *recorder) record(d time.Duration, status int, err error) {
 	}
 	r.mu.Lock()
 	r.lat = append(r.lat, d)
+	if ov >= 0 {
+		r.ov = append(r.ov, ov)
+	}
 	r.mu.Unlock()
 }
 
@@ -145,8 +160,14 @@ func (r *recorder) result(mode string, elapsed time.Duration) result {
 		i := int(p * float64(len(r.lat)-1))
 		return float64(r.lat[i].Nanoseconds()) / 1e3
 	}
-	return result{Mode: mode, RPS: float64(r.ok.Load()) / elapsed.Seconds(), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: q(1),
+	res := result{Mode: mode, RPS: float64(r.ok.Load()) / elapsed.Seconds(), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: q(1),
 		Sent: r.sent.Load(), OK: r.ok.Load(), Errors: r.errs.Load(), Non2xx: r.non2xx.Load()}
+	if len(r.ov) > 0 {
+		slices.Sort(r.ov)
+		res.OverheadP50 = r.ov[int(0.50*float64(len(r.ov)-1))]
+		res.OverheadP99 = r.ov[int(0.99*float64(len(r.ov)-1))]
+	}
+	return res
 }
 
 func peak(send sender, conns int, warm, dur time.Duration) result {
@@ -166,9 +187,9 @@ func peak(send sender, conns int, warm, dur time.Duration) result {
 				default:
 				}
 				t0 := time.Now()
-				st, err := send(ctx)
+				st, ov, err := send(ctx)
 				if counting.Load() {
-					rec.record(time.Since(t0), st, err)
+					rec.record(time.Since(t0), st, ov, err)
 				}
 			}
 		}()
@@ -206,9 +227,9 @@ func fixedRate(send sender, inflight int, rate float64, warm, dur time.Duration)
 		go func(at time.Time) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			st, err := send(ctx)
+			st, ov, err := send(ctx)
 			if !at.Before(countFrom) {
-				rec.record(time.Since(at), st, err)
+				rec.record(time.Since(at), st, ov, err)
 			}
 		}(at)
 	}

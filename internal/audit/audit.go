@@ -124,7 +124,7 @@ const (
 	DefaultBatchSize          = 256
 	DefaultFlushInterval      = 50 * time.Millisecond
 	DefaultCheckpointInterval = 10 * time.Second
-	DefaultQueueSize          = 65536
+	DefaultQueueSize          = 16384
 	DefaultRetryInterval      = time.Second
 )
 

@@ -94,8 +94,8 @@ func (p *h1Pool) get(ctx context.Context) (*h1Conn, bool, error) {
 	}
 	c := &h1Conn{nc: nc}
 	c.budget.r = nc
-	c.br = bufio.NewReaderSize(&c.budget, 16<<10)
-	c.bw = bufio.NewWriterSize(nc, 16<<10)
+	c.br = bufio.NewReaderSize(&c.budget, 4<<10)
+	c.bw = bufio.NewWriterSize(nc, 4<<10)
 	return c, false, nil
 }
 
