@@ -30,3 +30,8 @@ echo "== go build"
 go build -o bin/rampart ./cmd/rampart
 echo "== go test"
 RAMPART_BIN="$PWD/bin/rampart" go test -count=1 -timeout 40m ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v /test/e2e)
+echo "== end-to-end tests against a -race build of the binary"
+go build -race -o bin/rampart-race ./cmd/rampart
+RAMPART_BIN="$PWD/bin/rampart-race" go test -count=1 -timeout 20m ./test/e2e

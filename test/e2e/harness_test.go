@@ -194,11 +194,17 @@ func (g *gateway) Logs() string {
 	return g.logs.String()
 }
 
-// stop ends the gateway gracefully (SIGTERM) and waits.
+// stop ends the gateway gracefully (SIGTERM) and waits. A binary built
+// with -race reports data races on stderr: they fail the test.
 func (g *gateway) stop() {
 	if g.cmd == nil || g.cmd.Process == nil {
 		return
 	}
+	defer func() {
+		if strings.Contains(g.Logs(), "WARNING: DATA RACE") {
+			g.t.Errorf("the gateway reported a data race:\n%s", g.Logs())
+		}
+	}()
 	select {
 	case <-g.done:
 		return
