@@ -30,6 +30,32 @@ func FactoryNames() string {
 	return "tensor_range, text_match, param_bounds"
 }
 
+// outcome reads a stage's configured action and severity; an empty
+// severity keeps def.
+func outcome(action, severity string, def rampart.Severity) (rampart.Verdict, rampart.Severity, error) {
+	v, err := verdictOf(action)
+	if err != nil {
+		return "", 0, err
+	}
+	if severity == "" {
+		return v, def, nil
+	}
+	sev, err := rampart.ParseSeverity(severity)
+	return v, sev, err
+}
+
+// set returns the members of list, or nil (meaning "all") when it is empty.
+func set(list []string) map[string]bool {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(list))
+	for _, x := range list {
+		m[x] = true
+	}
+	return m
+}
+
 // verdictOf reads a configured action name.
 func verdictOf(s string) (rampart.Verdict, error) {
 	switch s {
@@ -81,22 +107,10 @@ func newTensorRange(name string, with *yaml.Node, route *config.Route) (Stage, e
 	if s.min > s.max {
 		return nil, fmt.Errorf("min %g is above max %g", s.min, s.max)
 	}
-	if len(c.Inputs) > 0 {
-		s.inputs = map[string]bool{}
-		for _, in := range c.Inputs {
-			s.inputs[in] = true
-		}
-	}
+	s.inputs = set(c.Inputs)
 	var err error
-	if s.verdict, err = verdictOf(c.Action); err != nil {
-		return nil, err
-	}
-	if c.Severity != "" {
-		if s.severity, err = rampart.ParseSeverity(c.Severity); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
+	s.verdict, s.severity, err = outcome(c.Action, c.Severity, s.severity)
+	return s, err
 }
 
 func (s *tensorRange) Name() string { return s.name }
@@ -169,22 +183,10 @@ func newTextMatch(name string, with *yaml.Node, route *config.Route) (Stage, err
 		}
 		s.patterns = append(s.patterns, re)
 	}
-	if len(c.Roles) > 0 {
-		s.roles = map[string]bool{}
-		for _, r := range c.Roles {
-			s.roles[r] = true
-		}
-	}
+	s.roles = set(c.Roles)
 	var err error
-	if s.verdict, err = verdictOf(c.Action); err != nil {
-		return nil, err
-	}
-	if c.Severity != "" {
-		if s.severity, err = rampart.ParseSeverity(c.Severity); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
+	s.verdict, s.severity, err = outcome(c.Action, c.Severity, s.severity)
+	return s, err
 }
 
 func (s *textMatch) Name() string { return s.name }
