@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -201,6 +203,30 @@ func TestOIPDecisionPaths(t *testing.T) {
 		}
 		if n, err := strconv.Atoi(retry); err != nil || n < 1 {
 			t.Fatalf("Retry-After %q", retry)
+		}
+	})
+
+	t.Run("Triton binary tensors pass with their size checks", func(t *testing.T) {
+		bin := func(vals []float64) []byte {
+			b := make([]byte, 0, 4*len(vals))
+			for _, v := range vals {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(v)))
+			}
+			return b
+		}
+		send := func(declared int, data []byte) response {
+			hdr := fmt.Sprintf(`{"inputs":[{"name":"input__0","datatype":"FP32","shape":[1,30],"parameters":{"binary_data_size":%d}}]}`, declared)
+			return g.do("POST", infer, analyst, append([]byte(hdr), data...), "Inference-Header-Content-Length", strconv.Itoa(len(hdr)),
+				"Content-Type", "application/octet-stream")
+		}
+		if r := send(120, bin(row)); r.Status != 200 {
+			t.Fatalf("binary request: %d %s", r.Status, r.Body)
+		}
+		if r := send(120, bin(row[:29])); r.Status != 400 {
+			t.Fatalf("short binary data: %d %s", r.Status, r.Body)
+		}
+		if r := send(116, bin(row[:29])); r.Status != 400 {
+			t.Fatalf("binary size that does not match the shape: %d %s", r.Status, r.Body)
 		}
 	})
 

@@ -190,6 +190,29 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadOnFileChange: with reload.watch on, editing a policy file is
+// enough; no signal is needed.
+func TestReloadOnFileChange(t *testing.T) {
+	up := startUpstream(t, "oip")
+	dir := t.TempDir()
+	pol := writeFile(t, dir, "policies.cedar", allowAnalysts)
+	writeFile(t, dir, "rampart.yaml", demoConfig(up.URL, "")+"reload: {watch: true, interval: 100ms}\n")
+	key := createKey(t, filepath.Join(dir, "keys.db"), "a", "t", "--role", "analyst")
+	g := startGateway(t, dir)
+	body := inferBody("features", []int{1, 30}, row)
+	if r := g.do("POST", "/v2/models/breast-cancer/infer", key, body); r.Status != 200 {
+		t.Fatalf("status %d", r.Status)
+	}
+	time.Sleep(1100 * time.Millisecond) // a new modification time, even on coarse clocks
+	if err := os.WriteFile(pol, []byte(`@id("nobody") permit (principal in Rampart::Role::"nobody", action, resource);`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(g.Logs(), "config reloaded") })
+	if r := g.do("POST", "/v2/models/breast-cancer/infer", key, body); r.Status != 403 {
+		t.Fatalf("after the file changed: status %d, want 403", r.Status)
+	}
+}
+
 // TestGracefulShutdown sends SIGTERM while requests are in flight; they
 // complete, and the audit log holds them.
 func TestGracefulShutdown(t *testing.T) {
