@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"hash"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -21,6 +22,7 @@ import (
 
 // Log is an open audit log. Its methods are safe for concurrent use.
 type Log struct {
+	macs sync.Pool // keyed payload hashers (hash.Hash), reused across requests
 	syncMode string // the writer connection's current PRAGMA synchronous
 	cfg      Config
 	logger   *slog.Logger
@@ -197,9 +199,16 @@ func (r dbHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // HashPayload returns the hex HMAC-SHA256 of body under the log's payload
 // key, so equal payloads can be correlated without being recorded.
 func (l *Log) HashPayload(body []byte) string {
-	m := hmac.New(sha256.New, l.keys.payload)
+	m, _ := l.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, l.keys.payload)
+	}
+	m.Reset()
 	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(m.Sum(sum[:0]))
+	l.macs.Put(m)
+	return out
 }
 
 // Append queues rec without blocking. When the queue is full or the log is

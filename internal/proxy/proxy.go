@@ -204,6 +204,9 @@ func CopyResponseHeader(dst, src http.Header) {
 func connectionTokens(h http.Header) map[string]bool {
 	var m map[string]bool
 	for _, v := range h["Connection"] {
+		if strings.EqualFold(v, "keep-alive") || strings.EqualFold(v, "close") {
+			continue // the common values name no other header: no allocation
+		}
 		for _, tok := range strings.Split(v, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" {
 				if m == nil {
