@@ -376,6 +376,8 @@ func TestWrapAndSanitize(t *testing.T) {
 		{"short", 10, []string{"short"}},
 		{"two words here", 9, []string{"two words", "here"}},
 		{"abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
+		{"/models/sub/dir/file.bin", 12, []string{"/models/sub/", "dir/file.bin"}},
+		{"archive/data.pkl!inner/x.pkl", 17, []string{"archive/data.pkl!", "inner/x.pkl"}},
 		{"日本語のテキスト", 6, []string{"日本語", "のテキ", "スト"}},
 	} {
 		got := wrap(tc.in, tc.width)

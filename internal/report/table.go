@@ -35,7 +35,7 @@ func verdictColor(v modelscan.Verdict) string {
 
 // Column widths beyond which cells wrap, so one long message or path does
 // not push the table off an 80-to-160 column terminal.
-var tableMax = [...]int{11, 36, 11, 24, 8, 22, 48}
+var tableMax = [...]int{11, 48, 11, 24, 8, 24, 48}
 
 var tableHeader = [...]string{"VERDICT", "FILE", "FORMAT", "FINDING", "SEVERITY", "WHERE", "DETAIL"}
 
@@ -208,8 +208,9 @@ func Sanitize(s string) string {
 	return b.String()
 }
 
-// wrap breaks s into lines at most width columns wide, at spaces when it
-// can and inside a word when it must.
+// wrap breaks s into lines at most width columns wide: after a space, a
+// path separator or a member separator when it can, inside a word when it
+// must.
 func wrap(s string, width int) []string {
 	if uniseg.StringWidth(s) <= width {
 		return []string{s}
@@ -222,7 +223,7 @@ func wrap(s string, width int) []string {
 		cur.Reset()
 		curW = 0
 	}
-	for _, word := range strings.SplitAfter(s, " ") {
+	for _, word := range splitAfterAny(s, " /!") {
 		ww := uniseg.StringWidth(strings.TrimRight(word, " "))
 		if curW > 0 && curW+ww > width {
 			flush()
@@ -247,4 +248,21 @@ func wrap(s string, width int) []string {
 		flush()
 	}
 	return lines
+}
+
+// splitAfterAny cuts s after every byte in seps.
+func splitAfterAny(s, seps string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := strings.IndexAny(s, seps)
+		if i < 0 {
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
 }
