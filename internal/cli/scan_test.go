@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -627,6 +629,64 @@ func TestSizeValue(t *testing.T) {
 	for n, want := range map[int64]string{64 << 30: "64GiB", 1 << 20: "1MiB", 1000: "1000", 1536: "1536"} {
 		if got := formatSize(n); got != want {
 			t.Errorf("formatSize(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+// TestScanRealAnalyzers runs the command as shipped (newScanCmd, the full
+// analyzer table) over files built here, byte by byte.
+func TestScanRealAnalyzers(t *testing.T) {
+	dir := t.TempDir()
+	npy := []byte("\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }" +
+		strings.Repeat(" ", 60) + "\n\x00\x00\xc0?\x00\x00 @")
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("x.npy")
+	w.Write(npy)
+	zw.Close()
+	var gz bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(zb.Bytes())
+	gw.Close()
+
+	cases := []struct {
+		name, file string
+		want       string
+	}{
+		{"npy", write("weights.txt", npy), "CLEAN"},
+		{"npz", write("arrays.bin", zb.Bytes()), "CLEAN"},
+		{"gzip of npz", write("arrays.gz", gz.Bytes()), "CLEAN"},
+		{"truncated npy", write("short.npy", npy[:len(npy)-3]), "UNSCANNABLE"},
+		{"keras lambda", write("config.json", []byte(`{"class_name": "Sequential", "config": {"layers": [
+			{"class_name": "Lambda", "config": {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}}}]}}`)), "UNSAFE"},
+		{"unknown", write("blob", []byte{0xde, 0xad, 0xbe, 0xef, 0}), "UNSCANNABLE"},
+	}
+	var args []string
+	for _, tc := range cases {
+		args = append(args, tc.file)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := newScanCmd(&Env{Stdout: &stdout, Stderr: &stderr})
+	cmd.SetArgs(append([]string{"--format", "json"}, args...))
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	code := ExitCode(cmd.ExecuteContext(t.Context()), &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	out := decodeScanJSON(t, stdout.String())
+	if len(out.Results) != len(cases) {
+		t.Fatalf("%d results for %d files", len(out.Results), len(cases))
+	}
+	for i, tc := range cases {
+		if got := out.Results[i].Verdict; got != tc.want {
+			t.Errorf("%s: %s (format %s, findings %+v), want %s", tc.name, got, out.Results[i].Format, out.Results[i].Findings, tc.want)
 		}
 	}
 }

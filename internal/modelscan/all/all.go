@@ -4,15 +4,26 @@
 // --scan, verify --require-clean-scan) takes its analyzers from here, so
 // they all judge a file the same way.
 //
-// Order matters only where formats overlap; the engine gives a file to the
-// first analyzer whose Match says yes.
+// The engine gives a file to the first analyzer whose Match says yes, so
+// the order matters where formats could overlap: exact magic numbers come
+// first, then the looser structural checks, and plain text last, because a
+// protocol-0 pickle is ASCII text too.
 package all
 
 import (
 	"github.com/rampart-ai/rampart/internal/modelscan"
+	"github.com/rampart-ai/rampart/internal/modelscan/joblib"
+	"github.com/rampart-ai/rampart/internal/modelscan/keras"
+	"github.com/rampart-ai/rampart/internal/modelscan/numpy"
+	"github.com/rampart-ai/rampart/internal/modelscan/zip"
 )
 
 // Analyzers returns a fresh instance of every analyzer, in match order.
 func Analyzers() []modelscan.Analyzer {
-	return []modelscan.Analyzer{}
+	return []modelscan.Analyzer{
+		numpy.New(),  // "\x93NUMPY"
+		zip.New(),    // "PK\x03\x04", "PK\x05\x06": PyTorch, TorchScript, .npz, .keras
+		joblib.New(), // zlib, "ZF0x", gzip, bzip2 (xz, lzma, lz4 recognised, UNSCANNABLE)
+		keras.New(),  // JSON: Keras configs and other JSON data
+	}
 }
