@@ -213,4 +213,3 @@ func (z *zlibStreams) Read(p []byte) (int, error) {
 		return n, err
 	}
 }
-

@@ -36,7 +36,9 @@ func (routingDouble) Analyze(ctx context.Context, in *modelscan.Input) ([]models
 	return nil, nil
 }
 
-func engine(l modelscan.Limits) *modelscan.Engine { return modelscan.New(l, nil, New(), routingDouble{}) }
+func engine(l modelscan.Limits) *modelscan.Engine {
+	return modelscan.New(l, nil, New(), routingDouble{})
+}
 
 func TestCorpus(t *testing.T) {
 	tests := []struct {
