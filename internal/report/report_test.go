@@ -298,18 +298,23 @@ func TestSARIFSemantics(t *testing.T) {
 			t.Errorf("result %d: ruleIndex %d names %s", i, r.RuleIndex, run.Tool.Driver.Rules[r.RuleIndex].ID)
 		}
 		if w.fqn != "" {
-			if len(loc.LogicalLocations) != 1 || loc.LogicalLocations[0].FullyQualifiedName != w.fqn || loc.PhysicalLocation.Region != nil {
+			if len(loc.LogicalLocations) != 1 || loc.LogicalLocations[0].FullyQualifiedName != w.fqn || loc.PhysicalLocation.Region.ByteOffset != nil {
 				t.Errorf("result %d: member location = %+v", i, loc)
 			}
 		}
 	}
 	// An offset into the file itself is the physical region; one into a
 	// member is not (it would point at the wrong bytes).
-	if reg := run.Results[2].Locations[0].PhysicalLocation.Region; reg == nil || reg.ByteOffset != 0 {
+	if reg := run.Results[2].Locations[0].PhysicalLocation.Region; reg.ByteOffset == nil || *reg.ByteOffset != 0 {
 		t.Errorf("unknown-format region = %+v, want byteOffset 0", reg)
 	}
-	if run.Results[3].Locations[0].PhysicalLocation.Region != nil {
-		t.Error("unknown offset written as a region")
+	for i, r := range run.Results {
+		if reg := r.Locations[0].PhysicalLocation.Region; reg == nil || reg.StartLine != 1 {
+			t.Errorf("result %d: region %+v, want startLine 1 for code scanning", i, reg)
+		}
+	}
+	if run.Results[3].Locations[0].PhysicalLocation.Region.ByteOffset != nil {
+		t.Error("unknown offset written as a byteOffset")
 	}
 	for _, r := range run.Tool.Driver.Rules {
 		if r.ID == "pickle.unknown-callable" && r.DefaultConfiguration.Level != "warning" {

@@ -81,8 +81,12 @@ type sarifArtifactLocation struct {
 	URI string `json:"uri"`
 }
 
+// sarifRegion always has startLine 1: model files are binary, but GitHub
+// code scanning rejects results without a line. The standard allows a
+// region to carry both text and binary properties.
 type sarifRegion struct {
-	ByteOffset int64 `json:"byteOffset"`
+	StartLine  int    `json:"startLine"`
+	ByteOffset *int64 `json:"byteOffset,omitempty"`
 }
 
 type sarifPhysicalLocation struct {
@@ -145,7 +149,7 @@ var securitySeverity = map[rampart.Severity]string{
 // only in run.artifacts. The location is the file itself (a URI relative
 // to BaseDir when the file lies under it, a file: URI otherwise); an
 // archive member is a logical location, and the byte offset becomes the
-// physical region only when it is an offset into the file itself. Files
+// region's byteOffset only when it is an offset into the file itself. Files
 // that could not be read are tool execution notifications, and the
 // invocation is then unsuccessful.
 func WriteSARIF(w io.Writer, r *Report) error {
@@ -202,9 +206,11 @@ func WriteSARIF(w io.Writer, r *Report) error {
 			Properties: map[string]any{"verdict": res.Verdict.String(), "format": res.Format},
 		})
 		for _, f := range res.Findings {
-			loc := sarifLocation{PhysicalLocation: sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: uri}}}
+			loc := sarifLocation{PhysicalLocation: sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: uri},
+				Region: &sarifRegion{StartLine: 1}}}
 			if f.Member == "" && f.Offset >= 0 {
-				loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: f.Offset}
+				off := f.Offset
+				loc.PhysicalLocation.Region.ByteOffset = &off
 			}
 			if f.Member != "" {
 				name := f.Member
