@@ -667,6 +667,10 @@ func TestScanRealAnalyzers(t *testing.T) {
 		{"keras lambda", write("config.json", []byte(`{"class_name": "Sequential", "config": {"layers": [
 			{"class_name": "Lambda", "config": {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}}}]}}`)), "UNSAFE"},
 		{"unknown", write("blob", []byte{0xde, 0xad, 0xbe, 0xef, 0}), "UNSCANNABLE"},
+		{"pickle protocol 0 payload named .txt", write("notes.txt", []byte("cposix\nsystem\n(S'echo pwned'\ntR.")), "UNSAFE"},
+		{"pickle protocol 2 dict", write("state.bin", []byte("\x80\x02}q\x00X\x01\x00\x00\x00aK\x01s.")), "CLEAN"},
+		{"pickle in a zip", write("model.pt", zipOf(t, "archive/data.pkl", []byte("\x80\x02cbuiltins\neval\nq\x00X\x03\x00\x00\x001+1q\x01\x85R."))), "UNSAFE"},
+		{"readme", write("README.md", []byte("# A model\n\nWeights for a small classifier.\n")), "CLEAN"},
 	}
 	var args []string
 	for _, tc := range cases {
@@ -689,4 +693,19 @@ func TestScanRealAnalyzers(t *testing.T) {
 			t.Errorf("%s: %s (format %s, findings %+v), want %s", tc.name, got, out.Results[i].Format, out.Results[i].Findings, tc.want)
 		}
 	}
+}
+
+func zipOf(t *testing.T, name string, content []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	w, err := zw.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(content)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

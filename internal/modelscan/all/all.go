@@ -15,6 +15,8 @@ import (
 	"github.com/rampart-ai/rampart/internal/modelscan/joblib"
 	"github.com/rampart-ai/rampart/internal/modelscan/keras"
 	"github.com/rampart-ai/rampart/internal/modelscan/numpy"
+	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
+	"github.com/rampart-ai/rampart/internal/modelscan/text"
 	"github.com/rampart-ai/rampart/internal/modelscan/zip"
 )
 
@@ -25,5 +27,10 @@ func Analyzers() []modelscan.Analyzer {
 		zip.New(),    // "PK\x03\x04", "PK\x05\x06": PyTorch, TorchScript, .npz, .keras
 		joblib.New(), // zlib, "ZF0x", gzip, bzip2 (xz, lzma, lz4 recognised, UNSCANNABLE)
 		keras.New(),  // JSON: Keras configs and other JSON data
+		// Formats whose first bytes may be any byte (safetensors starts
+		// with a little-endian length, which can read as PROTO 2) must
+		// come before pickle.
+		pickle.New(), // PROTO 2–5, or a protocol 0/1 opcode prefix that parses
+		text.New(),   // last: a protocol-0 pickle is ASCII text too
 	}
 }
