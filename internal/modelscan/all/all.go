@@ -16,6 +16,8 @@ import (
 	"github.com/rampart-ai/rampart/internal/modelscan/keras"
 	"github.com/rampart-ai/rampart/internal/modelscan/numpy"
 	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
+	"github.com/rampart-ai/rampart/internal/modelscan/safetensors"
+	"github.com/rampart-ai/rampart/internal/modelscan/savedmodel"
 	"github.com/rampart-ai/rampart/internal/modelscan/text"
 	"github.com/rampart-ai/rampart/internal/modelscan/zip"
 )
@@ -23,13 +25,16 @@ import (
 // Analyzers returns a fresh instance of every analyzer, in match order.
 func Analyzers() []modelscan.Analyzer {
 	return []modelscan.Analyzer{
-		numpy.New(),  // "\x93NUMPY"
-		zip.New(),    // "PK\x03\x04", "PK\x05\x06": PyTorch, TorchScript, .npz, .keras
-		joblib.New(), // zlib, "ZF0x", gzip, bzip2 (xz, lzma, lz4 recognised, UNSCANNABLE)
+		numpy.New(), // "\x93NUMPY"
+		// A little-endian header length, then '{': the length's first
+		// byte can read as PROTO, so it must come before pickle.
+		safetensors.New(),
+		zip.New(),        // "PK\x03\x04", "PK\x05\x06": PyTorch, TorchScript, .npz, .keras
+		joblib.New(),     // zlib, "ZF0x", gzip, bzip2 (xz, lzma, lz4 recognised, UNSCANNABLE)
+		savedmodel.New(), // protobuf: schema version 1, then meta_graphs
+		// JSON with a "weight_map": before the general JSON analyzer.
+		safetensors.NewIndex(),
 		keras.New(),  // JSON: Keras configs and other JSON data
-		// Formats whose first bytes may be any byte (safetensors starts
-		// with a little-endian length, which can read as PROTO 2) must
-		// come before pickle.
 		pickle.New(), // PROTO 2–5, or a protocol 0/1 opcode prefix that parses
 		text.New(),   // last: a protocol-0 pickle is ASCII text too
 	}
