@@ -12,6 +12,7 @@ package all
 
 import (
 	"github.com/rampart-ai/rampart/internal/modelscan"
+	"github.com/rampart-ai/rampart/internal/modelscan/gguf"
 	"github.com/rampart-ai/rampart/internal/modelscan/joblib"
 	"github.com/rampart-ai/rampart/internal/modelscan/keras"
 	"github.com/rampart-ai/rampart/internal/modelscan/numpy"
@@ -25,6 +26,7 @@ import (
 // Analyzers returns a fresh instance of every analyzer, in match order.
 func Analyzers() []modelscan.Analyzer {
 	return []modelscan.Analyzer{
+		gguf.New(),  // "GGUF"
 		numpy.New(), // "\x93NUMPY"
 		// A little-endian header length, then '{': the length's first
 		// byte can read as PROTO, so it must come before pickle.

@@ -26,6 +26,7 @@ func TestMatchOrder(t *testing.T) {
 		want string
 	}{
 		{"safetensors that reads as PROTO 2", st, "safetensors"},
+		{"gguf", []byte("GGUF\x03\x00\x00\x00"), "gguf"},
 		{"npy", []byte("\x93NUMPY\x01\x00v\x00{'descr': '<f4'"), "numpy"},
 		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), "zip"},
 		{"gzip", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}, "compressed"},
