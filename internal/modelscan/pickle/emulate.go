@@ -24,6 +24,7 @@ const (
 	maxMarks      = 1 << 20
 	maxMemo       = 1 << 23 // memo entries
 	maxGlobals    = 1 << 16 // distinct globals per pickle
+	maxSparseMemo = 1 << 20 // memo entries far from the dense range
 	maxStrArena   = 64 << 20
 	maxItemArena  = 1 << 20
 	maxTrackedStr = 256 // longest string kept (module and qualnames are short)
@@ -234,8 +235,18 @@ func (e *emu) reset() {
 	e.strs = e.strs[:0]
 	e.items = e.items[:0]
 	e.globals = e.globals[:0]
-	clear(e.gindex)
-	clear(e.sgCache)
+	// A cleared map keeps its buckets, and clearing costs their number:
+	// replace big maps so many tiny stacked pickles stay cheap.
+	if len(e.gindex) > 256 {
+		e.gindex = map[string]int32{}
+	} else if len(e.gindex) > 0 {
+		clear(e.gindex)
+	}
+	if len(e.sgCache) > 256 {
+		e.sgCache = map[uint64]int32{}
+	} else if len(e.sgCache) > 0 {
+		clear(e.sgCache)
+	}
 }
 
 // flushGlobals reports globals that were imported but not called: the
@@ -449,20 +460,23 @@ func (e *emu) memoPut(key uint64, v value, off int64) error {
 			e.memoN++
 		}
 		e.memo[key] = v
-	} else if key <= uint64(e.memoN)+sparseMemo && key < maxMemo {
+	} else if key <= uint64(len(e.memo))+64 && key < maxMemo {
 		for uint64(len(e.memo)) < key {
 			e.memo = append(e.memo, value{})
 		}
 		e.memo = append(e.memo, v)
 		e.memoN++
 	} else {
-		if !e.sparse {
+		if !e.sparse && key > uint64(e.memoN)+sparseMemo {
 			e.sparse = true
 			e.add(modelscan.Suspicious, "pickle.memo-bomb",
 				fmt.Sprintf("memo index %d far beyond the memo's %d entries: no pickler writes this", key, e.memoN), "", off)
 		}
 		if e.memoMap == nil {
 			e.memoMap = map[uint64]value{}
+		}
+		if len(e.memoMap) >= maxSparseMemo {
+			return e.limit(off, "sparse memo entries")
 		}
 		if _, ok := e.memoMap[key]; !ok {
 			e.memoN++

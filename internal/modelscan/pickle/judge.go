@@ -256,6 +256,10 @@ func judge(module, name string, pol *modelscan.Policy) judgement {
 	norm := normModule(module)
 	full := norm + "." + name
 	segs := strings.Split(full, ".")
+	if len(segs) > 32 {
+		// Judging walks every split of the path; no real name is this deep.
+		return judgement{modelscan.Suspicious, "dotted path too deep to judge", checkNone}
+	}
 	nm := strings.Count(norm, ".") + 1
 	if r := deniedPath(segs); r != "" {
 		return judgement{modelscan.Unsafe, r, checkNone}
