@@ -35,7 +35,7 @@ func verdictColor(v modelscan.Verdict) string {
 
 // Column widths beyond which cells wrap, so one long message or path does
 // not push the table off an 80-to-160 column terminal.
-var tableMax = [...]int{11, 48, 11, 24, 8, 24, 48}
+var tableMax = [...]int{11, 44, 11, 30, 8, 24, 48}
 
 var tableHeader = [...]string{"VERDICT", "FILE", "FORMAT", "FINDING", "SEVERITY", "WHERE", "DETAIL"}
 
@@ -86,6 +86,23 @@ func WriteTable(w io.Writer, r *Report, opt Options) error {
 		}
 	}
 
+	var b strings.Builder
+	if len(rows) > 0 {
+		// With nothing judged (every path failed) the errors and the
+		// summary say it all.
+		drawTable(&b, rows, opt.Color)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "error: %s: %s\n", Sanitize(e.Path), Sanitize(e.Error))
+	}
+	b.WriteString(r.Summarize().String())
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// drawTable writes rows as a box-drawn table, wrapping long cells.
+func drawTable(b *strings.Builder, rows []tableRow, color bool) {
 	// Wrap cells, then size columns to their widest line.
 	wrapped := make([][len(tableHeader)][]string, len(rows))
 	var widths [len(tableHeader)]int
@@ -102,7 +119,6 @@ func WriteTable(w io.Writer, r *Report, opt Options) error {
 		}
 	}
 
-	var b strings.Builder
 	rule := func(left, mid, right string) {
 		b.WriteString(left)
 		for c, wd := range widths {
@@ -136,7 +152,7 @@ func WriteTable(w io.Writer, r *Report, opt Options) error {
 			rule("├", "┼", "┤")
 		}
 		paint := ""
-		if opt.Color && row.colored {
+		if color && row.colored {
 			paint = verdictColor(row.verdict)
 		}
 		n := 1
@@ -157,13 +173,6 @@ func WriteTable(w io.Writer, r *Report, opt Options) error {
 		}
 	}
 	rule("└", "┴", "┘")
-	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "error: %s: %s\n", Sanitize(e.Path), Sanitize(e.Error))
-	}
-	b.WriteString(r.Summarize().String())
-	b.WriteByte('\n')
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // where is the location inside the file: member and byte offset.
