@@ -30,4 +30,4 @@ save('evil_bz2.joblib', bz2.compress(EVIL))
 c = zlib.compress(EVIL + bytes(range(256)) * 4)
 save('evil_zlib_corrupt.joblib', c[:len(c) - 100] + b'\xff' * 16)
 # Two zlib streams back to back, payload in the second.
-save('evil_zlib_two_streams.joblib', zlib.compress(b'\x80\x02N') + zlib.compress(EVIL[3:]))
+save('evil_zlib_two_streams.joblib', zlib.compress(EVIL[:2]) + zlib.compress(EVIL[2:]))
