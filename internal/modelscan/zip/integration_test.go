@@ -24,11 +24,11 @@ var benign = map[string]bool{
 	"zip/torch_state.pt": true, "zip/benign.zip": true, "zip/zip64.zip": true,
 	"numpy/float.npy": true, "numpy/fortran.npy": true, "numpy/structured.npy": true, "numpy/datetime.npy": true,
 	"numpy/unicode.npy": true, "numpy/v2.npy": true, "numpy/object.npy": true, "numpy/object.npz": true,
-	"numpy/compressed.npz": true,
+	"numpy/compressed.npz":     true,
 	"joblib/model_zlib.joblib": true, "joblib/model_gzip.joblib": true, "joblib/model_bz2.joblib": true,
 	"safetensors/valid.safetensors": true, "safetensors/model-00001-of-00002.safetensors": true,
 	"safetensors/model-00002-of-00002.safetensors": true, "safetensors/model.safetensors.index.json": true,
-	"gguf/valid.gguf": true,
+	"gguf/valid.gguf":        true,
 	"onnx/torch_export.onnx": true, "onnx/local_function.onnx": true,
 }
 
