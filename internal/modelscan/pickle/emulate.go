@@ -48,6 +48,8 @@ const (
 	kTuple              // a tuple whose items are kept: a, b index the item arena
 	kPers               // the result of the loader's persistent_load
 	kMagic              // torch's legacy magic number
+	kInt                // joblib mode: a small int, a = low, b = high 32 bits
+	kDict               // joblib mode: a dict; a, b index its key/value pairs in the item arena
 )
 
 type value struct {
@@ -89,6 +91,11 @@ type Stats struct {
 	// pickles followed by raw storage records, validated against the
 	// storages the pickles name.
 	LegacyTorch bool
+	// JoblibWrapper is set when a pickle references joblib's
+	// NumpyArrayWrapper (the stream is likely a joblib file).
+	JoblibWrapper bool
+	// JoblibArrays counts the arrays consumed in joblib mode.
+	JoblibArrays int
 }
 
 type emu struct {
@@ -112,6 +119,10 @@ type emu struct {
 	sgCache map[uint64]int32
 	scratch []byte
 	modBuf  []byte
+	// joblib: the stream is read by joblib.load, whose unpickler reads
+	// array data from the file right after each NumpyArrayWrapper's BUILD.
+	joblib bool
+	depth  int
 	// strictNames rejects GLOBAL lines that are not dotted identifiers;
 	// Match uses it so that text files are not taken for pickles.
 	strictNames bool
@@ -377,6 +388,9 @@ func (e *emu) resolve(module, name []byte, off int64) (int32, error) {
 		g.name = strconv.Quote(m) + "." + strconv.Quote(n)
 		g.j = judgement{modelscan.Suspicious, "module or name is not valid UTF-8", checkNone}
 	}
+	if joblibWrappers[g.name] {
+		e.stats.JoblibWrapper = true
+	}
 	i := int32(len(e.globals))
 	e.globals = append(e.globals, g)
 	e.gindex[string(e.scratch)] = i
@@ -402,6 +416,11 @@ func (e *emu) call(fn, args value, off int64, via string) value {
 		if g.j.verdict != modelscan.Clean && !g.reported {
 			g.reported = true
 			e.add(g.j.verdict, ruleFor(g.j.verdict), fmt.Sprintf("%s calls %s: %s", via, g.name, g.j.reason), g.name, off)
+		}
+		if e.joblib && g.name == "numpy.dtype" {
+			if it := e.tupleItems(args); len(it) > 0 && it[0].k == kStr {
+				return value{k: kCall, a: fn.a, b: dtypeInfo(e.strText(it[0]))}
+			}
 		}
 		if g.j.check != checkNone {
 			if why := e.checkArgs(g.j.check, args); why != "" {
@@ -594,20 +613,32 @@ func (e *emu) step(op byte, off int64) error {
 		if in.end-in.pos < 1 && !in.fill(1) {
 			return in.endErr()
 		}
+		v := value{k: kData}
+		if e.joblib {
+			v = intValue(int64(in.buf[in.pos]))
+		}
 		in.pos++
-		return e.push(value{k: kData}, off)
+		return e.push(v, off)
 	case 'M': // BININT2
 		if in.end-in.pos < 2 && !in.fill(2) {
 			return in.endErr()
 		}
+		v := value{k: kData}
+		if e.joblib {
+			v = intValue(int64(binary.LittleEndian.Uint16(in.buf[in.pos:])))
+		}
 		in.pos += 2
-		return e.push(value{k: kData}, off)
+		return e.push(v, off)
 	case 'J': // BININT
 		if in.end-in.pos < 4 && !in.fill(4) {
 			return in.endErr()
 		}
+		v := value{k: kData}
+		if e.joblib {
+			v = intValue(int64(int32(binary.LittleEndian.Uint32(in.buf[in.pos:]))))
+		}
 		in.pos += 4
-		return e.push(value{k: kData}, off)
+		return e.push(v, off)
 	case 'G': // BINFLOAT
 		if in.end-in.pos < 8 && !in.fill(8) {
 			return in.endErr()
@@ -638,6 +669,15 @@ func (e *emu) step(op byte, off int64) error {
 		v := value{k: kData}
 		if n == len(magicLong) && string(in.buf[in.pos:in.pos+n]) == string(magicLong) {
 			v.k = kMagic
+		} else if e.joblib && n <= 8 {
+			var x int64
+			for i := n - 1; i >= 0; i-- {
+				x = x<<8 | int64(in.buf[in.pos+i])
+			}
+			if n > 0 && n < 8 && in.buf[in.pos+n-1]&0x80 != 0 {
+				x -= 1 << (8 * n)
+			}
+			v = intValue(x)
 		}
 		in.pos += n
 		return e.push(v, off)
@@ -844,7 +884,8 @@ func (e *emu) step(op byte, off int64) error {
 		}
 		return e.push(value{k: kGlobal, a: uint32(gi)}, off)
 	case 'b': // BUILD
-		if _, err := e.pop(off); err != nil {
+		state, err := e.pop(off)
+		if err != nil {
 			return err
 		}
 		t, err := e.top(off)
@@ -855,6 +896,9 @@ func (e *emu) step(op byte, off int64) error {
 			g := &e.globals[t.a]
 			e.add(modelscan.Unsafe, "pickle.global-mutation",
 				fmt.Sprintf("BUILD sets attributes on the imported object %s itself", g.name), g.name, off)
+		}
+		if e.joblib && t.k == kCall && joblibWrappers[e.globals[t.a].name] {
+			return e.joblibArray(state, off)
 		}
 	case 'a': // APPEND
 		if _, err := e.pop(off); err != nil {
@@ -881,8 +925,13 @@ func (e *emu) step(op byte, off int64) error {
 		if op == 'u' && len(items)%2 != 0 {
 			return e.fail(off, "odd number of items for SETITEMS")
 		}
-		if _, err := e.top(off); err != nil {
+		t, err := e.top(off)
+		if err != nil {
 			return err
+		}
+		if op == 'u' && t.k == kDict && t.b == 0 && len(items) <= 32 && len(e.items)+len(items) <= maxItemArena {
+			t.a, t.b = uint32(len(e.items)), uint32(len(items))
+			e.items = append(e.items, items...)
 		}
 	case 'd', 'l', 0x91: // DICT, LIST, FROZENSET
 		items, err := e.popMark(off)
@@ -910,6 +959,9 @@ func (e *emu) step(op byte, off int64) error {
 		e.stack = e.stack[:len(e.stack)-n]
 		return e.push(v, off)
 	case '}', ']', 0x8f: // EMPTY_DICT, EMPTY_LIST, EMPTY_SET
+		if op == '}' && e.joblib {
+			return e.push(value{k: kDict}, off)
+		}
 		return e.push(value{k: kData}, off)
 	case 'g', 'h', 'j': // GET, BINGET, LONG_BINGET
 		key, err := e.memoKey(op, off)

@@ -89,12 +89,39 @@ var isOpcode = func() (t [256]bool) {
 	return t
 }()
 
-// Analyze emulates every pickle in the input.
+// Analyze emulates every pickle in the input. An uncompressed joblib file
+// is a pickle by content, but joblib.load reads array bytes from the file
+// after each NumpyArrayWrapper, where pickle.load would read opcodes. The
+// file may be loaded either way, so when the plain emulation meets such a
+// wrapper the file is emulated again in joblib mode, and the verdict joins
+// both readings: the joblib reading's findings, plus every callable the
+// plain reading reaches before it fails on the array bytes (that failure
+// itself only stops pickle.load, after the callables ran).
 func (analyzer) Analyze(ctx context.Context, in *modelscan.Input) ([]modelscan.Finding, error) {
-	fs, _, err := ScanWith(ctx, io.NewSectionReader(in.R, 0, in.Size), Options{
-		Size: in.Size, Policy: in.Policy(), Charge: in.Charge,
-	})
-	return fs, err
+	opt := Options{Size: in.Size, Policy: in.Policy(), Charge: in.Charge}
+	plain, st, err := ScanWith(ctx, io.NewSectionReader(in.R, 0, in.Size), opt)
+	if err != nil || !st.JoblibWrapper {
+		return plain, err
+	}
+	opt.Joblib = true
+	fs, _, err := ScanWith(ctx, io.NewSectionReader(in.R, 0, in.Size), opt)
+	if err != nil {
+		return fs, err
+	}
+	type key struct {
+		rule, callable string
+		off            int64
+	}
+	seen := map[key]bool{}
+	for _, f := range fs {
+		seen[key{f.Rule, f.Callable, f.Offset}] = true
+	}
+	for _, f := range plain {
+		if f.Verdict != modelscan.Unscannable && !seen[key{f.Rule, f.Callable, f.Offset}] {
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
 }
 
 // Options control [ScanWith].
@@ -114,6 +141,13 @@ type Options struct {
 	// Charge, when set, is called with every count of bytes read; an
 	// error from it (modelscan.ErrBudget) stops the scan and is returned.
 	Charge func(int64) error
+	// Joblib reads the stream as joblib.load does: after the BUILD of
+	// each joblib NumpyArrayWrapper come the array's raw bytes (skipped,
+	// after checking their length against the wrapper's shape and dtype)
+	// or, for object arrays, a nested pickle (emulated). The joblib
+	// analyzer sets it for decompressed joblib streams; a plain pickle must
+	// not be read this way, since pickle.load would execute those bytes.
+	Joblib bool
 }
 
 // Scan emulates every pickle stacked in r, reporting findings with offset
@@ -133,6 +167,7 @@ func ScanWith(ctx context.Context, r io.Reader, opt Options) ([]modelscan.Findin
 	}
 	e := newEmu(ctx, r, size, opt.Offset, opt.Policy, bufSize)
 	e.single = opt.Single
+	e.joblib = opt.Joblib
 	e.in.charge = opt.Charge
 	err := e.run()
 	return e.findings, e.stats, err

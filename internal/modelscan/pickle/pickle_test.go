@@ -101,6 +101,7 @@ func TestMaliciousCorpus(t *testing.T) {
 		{"unknown_class.pkl", S, "mypkg.models.Net", "", 0, ""},
 		{"trailing_garbage.pkl", X, "", "pickle.trailing-data", 0, ""},
 		{"unicode_escape_name.pkl", U, "os.system", "", 0, ""},
+		{"joblib_hidden_opcodes.pkl", U, "os.system", "", 0, ""},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
@@ -485,3 +486,29 @@ func TestDense(t *testing.T) {
 }
 
 var _ io.Reader = (*failReader)(nil)
+
+func TestJoblibMode(t *testing.T) {
+	data := mustRead(t, "testdata/benign/sklearn_logreg.joblib")
+	fs, st, err := ScanWith(context.Background(), bytes.NewReader(data), Options{Size: int64(len(data)), Joblib: true})
+	if err != nil || len(fs) != 0 || st.JoblibArrays < 6 || st.End != int64(len(data)) {
+		t.Fatalf("joblib mode: findings %+v stats %+v err %v", fs, st, err)
+	}
+	// Read as a plain pickle, the array bytes are not opcodes.
+	fs, st, _ = ScanWith(context.Background(), bytes.NewReader(data), Options{Size: int64(len(data))})
+	if modelscan.Worst(fs) != modelscan.Unscannable || !st.JoblibWrapper {
+		t.Fatalf("plain mode: findings %+v stats %+v", fs, st)
+	}
+	// Tampered array lengths are caught in joblib mode.
+	for _, n := range []int{len(data) - 1, len(data) / 2} {
+		fs, _, err := ScanWith(context.Background(), bytes.NewReader(data[:n]), Options{Size: int64(n), Joblib: true})
+		if err != nil || modelscan.Worst(fs) == modelscan.Clean {
+			t.Errorf("truncated to %d: %+v %v", n, fs, err)
+		}
+	}
+	// The hidden-opcode sample: clean to joblib.load, a payload to pickle.load.
+	mal := mustRead(t, "testdata/malicious/joblib_hidden_opcodes.pkl")
+	fs, _, _ = ScanWith(context.Background(), bytes.NewReader(mal), Options{Joblib: true})
+	if len(fs) != 0 {
+		t.Errorf("joblib reading of the hidden-opcode sample: %+v", fs)
+	}
+}

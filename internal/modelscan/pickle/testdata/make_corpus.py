@@ -196,6 +196,21 @@ for p in (2, 4, 5):
 from sklearn.ensemble import RandomForestClassifier
 ben["sklearn_forest.pkl"] = pickle.dumps(RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y), protocol=4)
 
+import joblib
+buf = io.BytesIO()
+joblib.dump({"clf": clf, "o": np.array([1, "x", None], dtype=object), "big": np.arange(3000, dtype=np.float64),
+             "s": np.float32(2), "u": np.array(["ab", "c"]), "e": np.zeros((0, 3))}, buf)
+ben["sklearn_logreg.joblib"] = buf.getvalue()
+
 for name, data in ben.items():
     write(OUT_BEN, name, data)
+
+# A joblib-shaped file whose "array bytes" are opcodes: joblib.load skips
+# them as data, pickle.load runs them. Both readings must be judged.
+payload = b"cos\nsystem\n(S'id'\ntR0"
+wrapper = (g("joblib.numpy_pickle", "NumpyArrayWrapper", 4) + b")\x81" + b"}(" + s("subclass", 4)
+           + g("numpy", "ndarray", 4) + s("shape", 4) + b"K" + bytes([len(payload)]) + b"\x85" + s("order", 4)
+           + s("C", 4) + s("dtype", 4) + g("numpy", "dtype", 4) + s("u1", 4) + b"\x89\x88\x87R" + s("allow_mmap", 4)
+           + b"\x89ub")
+write(OUT_MAL, "joblib_hidden_opcodes.pkl", proto_hdr(4) + wrapper + payload + b".")
 print(len(mal), "malicious,", len(ben), "benign")
