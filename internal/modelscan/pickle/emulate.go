@@ -479,7 +479,9 @@ func (e *emu) memoPut(key uint64, v value, off int64) error {
 			e.memoN++
 		}
 		e.memo[key] = v
-	} else if key <= uint64(len(e.memo))+64 && key < maxMemo {
+	} else if key <= uint64(len(e.memo))+64 && key < maxMemo && len(e.memo) <= 2*e.memoN+1024 {
+		// Dense enough for a slice: holes never outnumber entries, so a
+		// run of forged indexes cannot make the slice outgrow the file.
 		for uint64(len(e.memo)) < key {
 			e.memo = append(e.memo, value{})
 		}

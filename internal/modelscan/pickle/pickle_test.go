@@ -417,6 +417,8 @@ func TestHostileShapes(t *testing.T) {
 		"put negative":     []byte("Np-1\n."),
 		"call data":        []byte("\x80\x02K\x01)R."),
 		"call persistent":  []byte("\x80\x02NQ)R."),
+		"memo holes":       memoHoles(20000),
+		"untracked name":   []byte("\x80\x04X\x00\x04\x00\x00" + strings.Repeat("a", 1024) + "\x8c\x01b\x93."),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -511,4 +513,14 @@ func TestJoblibMode(t *testing.T) {
 	if len(fs) != 0 {
 		t.Errorf("joblib reading of the hidden-opcode sample: %+v", fs)
 	}
+}
+
+// memoHoles writes LONG_BINPUT indexes 65 apart: no pickler does this.
+func memoHoles(n int) []byte {
+	b := []byte("\x80\x02N")
+	for i := 0; i < n; i++ {
+		b = append(b, 'r')
+		b = binary.LittleEndian.AppendUint32(b, uint32(i*65))
+	}
+	return append(b, '.')
 }
