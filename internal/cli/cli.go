@@ -73,6 +73,7 @@ var commands = []func(*Env) *cobra.Command{
 	newKeysCmd,
 	newPolicyCmd,
 	newAuditCmd,
+	newScanCmd,
 	newUpstreamCmd,
 }
 
