@@ -284,8 +284,7 @@ func (s *scanner) readCentral(eo *eocdInfo) ([]*entry, error) {
 			return nil, fmt.Errorf("read central directory: %w", err)
 		}
 		e.name = string(v[:nl])
-		needDisk := binary.LittleEndian.Uint16(fixed[34:]) == 0xffff
-		if ok := e.applyZip64(v[nl:nl+xl], true, needDisk); !ok {
+		if ok := e.applyZip64(v[nl:nl+xl], true); !ok {
 			s.add(modelscan.Unscannable, rampart.SeverityMedium, "zip.bad-zip64", e.name, pos, "zip64 extra field missing or short")
 			e.broken = true
 		}
@@ -300,7 +299,7 @@ func (s *scanner) readCentral(eo *eocdInfo) ([]*entry, error) {
 }
 
 // applyZip64 replaces 0xffffffff placeholders from the zip64 extra field.
-func (e *entry) applyZip64(extra []byte, central, needDisk bool) bool {
+func (e *entry) applyZip64(extra []byte, central bool) bool {
 	needU, needC := e.usize == 0xffffffff, e.csize == 0xffffffff
 	needO := central && e.localOff == 0xffffffff
 	if !needU && !needC && !needO {
@@ -372,7 +371,7 @@ func (s *scanner) readLocal(e *entry) error {
 		csize: uint64(binary.LittleEndian.Uint32(h[18:])), usize: uint64(binary.LittleEndian.Uint32(h[22:]))}
 	e.localName = string(v[:nl])
 	e.localFlags = loc.flags
-	loc.applyZip64(v[nl:], false, false)
+	loc.applyZip64(v[nl:], false)
 	e.dataOff = e.localOff + 30 + int64(nl+xl)
 	if e.localName != e.name {
 		s.add(modelscan.Suspicious, rampart.SeverityHigh, "zip.name-mismatch", e.name, e.localOff,
