@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-ai/rampart/internal/modelscan/joblib"
 	"github.com/rampart-ai/rampart/internal/modelscan/keras"
 	"github.com/rampart-ai/rampart/internal/modelscan/numpy"
+	"github.com/rampart-ai/rampart/internal/modelscan/onnx"
 	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
 	"github.com/rampart-ai/rampart/internal/modelscan/safetensors"
 	"github.com/rampart-ai/rampart/internal/modelscan/savedmodel"
@@ -34,6 +35,9 @@ func Analyzers() []modelscan.Analyzer {
 		zip.New(),        // "PK\x03\x04", "PK\x05\x06": PyTorch, TorchScript, .npz, .keras
 		joblib.New(),     // zlib, "ZF0x", gzip, bzip2 (xz, lzma, lz4 recognised, UNSCANNABLE)
 		savedmodel.New(), // protobuf: schema version 1, then meta_graphs
+		// protobuf: an ir_version, then ModelProto fields. After
+		// SavedModel, whose exact prefix would read as ir_version 1.
+		onnx.New(),
 		// JSON with a "weight_map": before the general JSON analyzer.
 		safetensors.NewIndex(),
 		keras.New(),  // JSON: Keras configs and other JSON data

@@ -27,6 +27,8 @@ func TestMatchOrder(t *testing.T) {
 	}{
 		{"safetensors that reads as PROTO 2", st, "safetensors"},
 		{"gguf", []byte("GGUF\x03\x00\x00\x00"), "gguf"},
+		{"savedmodel", []byte{0x08, 0x01, 0x12, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0x0a}, "savedmodel"},
+		{"onnx", []byte{0x08, 0x08, 0x12, 0x07, 'p', 'y', 't', 'o', 'r', 'c', 'h', 0x1a, 0x03, '2', '.', '1'}, "onnx"},
 		{"npy", []byte("\x93NUMPY\x01\x00v\x00{'descr': '<f4'"), "numpy"},
 		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), "zip"},
 		{"gzip", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}, "compressed"},
