@@ -11,8 +11,9 @@
 // still judged: a loader unpickles as it decompresses, so a payload in
 // front of a deliberate error runs anyway.
 //
-// xz, raw lzma and lz4 have no decoder in the standard library and none is
-// vendored: they are recognised and reported UNSCANNABLE, never CLEAN.
+// xz and raw lzma (what joblib's "xz" and "lzma" compressors write) are
+// decoded with github.com/ulikunitz/xz; lz4 is recognised and reported
+// UNSCANNABLE, never CLEAN.
 package joblib
 
 import (
@@ -29,6 +30,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/modelscan"
@@ -118,9 +122,23 @@ func (analyzer) Analyze(ctx context.Context, in *modelscan.Input) ([]modelscan.F
 	var r io.Reader
 	declared := int64(-1)
 	switch c {
-	case cXz, cLzma, cLz4:
+	case cLz4:
 		add(modelscan.Unscannable, "compressed.unsupported", 0, "%s compression is not supported: its content cannot be judged", name)
 		return fs, nil
+	case cXz:
+		xr, err := xz.NewReader(src)
+		if err != nil {
+			add(modelscan.Unscannable, "compressed.corrupt", 0, "bad xz header: %v", err)
+			return fs, nil
+		}
+		r = xr
+	case cLzma:
+		lr, err := lzma.NewReader(src)
+		if err != nil {
+			add(modelscan.Unscannable, "compressed.corrupt", 0, "bad lzma header: %v", err)
+			return fs, nil
+		}
+		r = lr
 	case cGzip:
 		zr, err := gzip.NewReader(src)
 		if err != nil {

@@ -24,6 +24,8 @@ numpy_pickle_compat.write_zfile(b, EVIL)
 save('evil_zfile.joblib', b.getvalue())
 save('evil_zlib.joblib', zlib.compress(EVIL))
 save('evil_gzip.joblib', gzip.compress(EVIL, mtime=0))
+save('evil_xz.joblib', lzma.compress(EVIL, format=lzma.FORMAT_XZ))
+save('evil_lzma.joblib', lzma.compress(EVIL, format=lzma.FORMAT_ALONE))
 save('evil_bz2.joblib', bz2.compress(EVIL))
 # Payload first, then a corrupt tail: the loader runs the payload before
 # it reaches the error.
