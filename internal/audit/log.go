@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"hash"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,8 +22,8 @@ import (
 
 // Log is an open audit log. Its methods are safe for concurrent use.
 type Log struct {
-	macs sync.Pool // keyed payload hashers (hash.Hash), reused across requests
-	syncMode string // the writer connection's current PRAGMA synchronous
+	macs     sync.Pool // keyed payload hashers (hash.Hash), reused across requests
+	syncMode string    // the writer connection's current PRAGMA synchronous
 	cfg      Config
 	logger   *slog.Logger
 	db       *sql.DB
