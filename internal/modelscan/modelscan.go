@@ -161,6 +161,9 @@ func (in *Input) Charge(n int64) error { return in.budget.charge(n) }
 // Policy extends the built-in allowlists (see [LoadPolicy]).
 func (in *Input) Policy() *Policy { return in.engine.policy }
 
+// errFileTimeout is the cause of a per-file timeout.
+var errFileTimeout = errors.New("per-file scan timeout")
+
 // ErrBudget reports a file that exceeded its byte budget.
 var ErrBudget = errors.New("scan budget exceeded")
 
@@ -225,7 +228,7 @@ func (e *Engine) Scan(ctx context.Context, name string, r io.ReaderAt, size int6
 	start := time.Now()
 	if e.limits.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.limits.Timeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, e.limits.Timeout, errFileTimeout)
 		defer cancel()
 	}
 	b := &budget{left: e.limits.MaxBytes, maxMem: e.limits.MaxMembers}
@@ -233,7 +236,9 @@ func (e *Engine) Scan(ctx context.Context, name string, r io.ReaderAt, size int6
 	format, fs, err := e.analyze(ctx, in)
 	res := Result{Path: name, Format: format, Size: size, Findings: fs, Duration: time.Since(start)}
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Only this file's own time limit is a verdict; a caller's deadline
+		// or cancellation is the caller's error.
+		if context.Cause(ctx) == errFileTimeout && errors.Is(err, context.DeadlineExceeded) {
 			res.Findings = append(res.Findings, Finding{Verdict: Unscannable, Severity: rampart.SeverityMedium, Rule: "scan.timeout",
 				Message: fmt.Sprintf("scan did not finish within %s", e.limits.Timeout), Offset: -1})
 			err = nil
