@@ -23,8 +23,9 @@ lint: ## gofmt and go vet
 fuzz: ## run every native fuzz target for FUZZTIME each
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-bench: build ## gateway benchmark: direct vs nginx vs rampart (writes bench/results/)
+bench: build ## benchmarks: gateway (direct vs nginx vs rampart) and scanner (writes bench/results/)
 	bash bench/gateway.sh
+	bash bench/scan.sh
 
 check: lint test ## what CI runs
 

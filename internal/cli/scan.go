@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +43,7 @@ func newScanCmdWith(env *Env, analyzers func() []modelscan.Analyzer) *cobra.Comm
 		maxBytes                   = sizeValue(modelscan.DefaultLimits().MaxBytes)
 		timeout                    time.Duration
 		workers                    int
+		digest                     bool
 		progress                   bool
 	)
 	c := &cobra.Command{
@@ -131,7 +134,7 @@ Exit status:
 					progressbar.OptionSetRenderBlankState(true),
 				)
 			}
-			results, scanErrs := scanRun(ctx, eng, items, workers, bar)
+			results, scanErrs := scanRun(ctx, eng, items, workers, bar, digest)
 			if bar != nil {
 				_ = bar.Finish()
 			}
@@ -175,6 +178,7 @@ Exit status:
 	fl.StringVar(&policyPath, "policy", "", "YAML policy file that extends the allowlist (allow: [module.name, module.*])")
 	fl.Var(&maxBytes, "max-bytes", "most bytes read per file, archive members and decompressed data included (e.g. 64GiB)")
 	fl.DurationVar(&timeout, "timeout", modelscan.DefaultLimits().Timeout, "time limit per file; a file over it is UNSCANNABLE (0: none)")
+	fl.BoolVar(&digest, "digest", true, "record each file's SHA-256 in the results, tying each verdict to exact bytes")
 	fl.IntVar(&workers, "workers", min(runtime.GOMAXPROCS(0), 8), "files scanned in parallel (results keep input order)")
 	fl.BoolVar(&progress, "progress", false, "show a progress bar on stderr even when it is not a terminal")
 	return c
@@ -279,7 +283,7 @@ func scanVerdict(path, format string, size int64, v modelscan.Verdict, sev rampa
 // scanRun scans items on workers goroutines; results[i] belongs to
 // items[i], nil where that file could not be read (its error is in errs,
 // also in input order).
-func scanRun(ctx context.Context, eng *modelscan.Engine, items []scanItem, workers int, bar *progressbar.ProgressBar) ([]*modelscan.Result, []report.FileError) {
+func scanRun(ctx context.Context, eng *modelscan.Engine, items []scanItem, workers int, bar *progressbar.ProgressBar, digest bool) ([]*modelscan.Result, []report.FileError) {
 	results := make([]*modelscan.Result, len(items))
 	errs := make([]error, len(items))
 	next := make(chan int)
@@ -297,7 +301,7 @@ func scanRun(ctx context.Context, eng *modelscan.Engine, items []scanItem, worke
 					results[i] = it.result
 					continue
 				}
-				r, err := scanOne(ctx, eng, it, bar)
+				r, err := scanOne(ctx, eng, it, bar, digest)
 				if err != nil {
 					errs[i] = err
 				} else {
@@ -328,7 +332,7 @@ func scanRun(ctx context.Context, eng *modelscan.Engine, items []scanItem, worke
 }
 
 // scanOne opens and judges one regular file.
-func scanOne(ctx context.Context, eng *modelscan.Engine, it scanItem, bar *progressbar.ProgressBar) (modelscan.Result, error) {
+func scanOne(ctx context.Context, eng *modelscan.Engine, it scanItem, bar *progressbar.ProgressBar, digest bool) (modelscan.Result, error) {
 	f, err := os.Open(it.path)
 	if err != nil {
 		return modelscan.Result{}, err
@@ -349,6 +353,14 @@ func scanOne(ctx context.Context, eng *modelscan.Engine, it scanItem, bar *progr
 		r = pr
 	}
 	res, err := eng.Scan(ctx, it.path, r, st.Size())
+	if err == nil && digest {
+		h := sha256.New()
+		buf := make([]byte, 1<<20)
+		if _, herr := io.CopyBuffer(h, io.NewSectionReader(f, 0, st.Size()), buf); herr != nil {
+			return res, herr
+		}
+		res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	}
 	if pr != nil {
 		// Count the bytes the analyzer had no need to read, and make up for
 		// the size the walk saw if the file changed since.

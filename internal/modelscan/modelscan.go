@@ -71,10 +71,13 @@ type Finding struct {
 
 // Result is the verdict for one file.
 type Result struct {
-	Path     string        `json:"path"`
-	Format   string        `json:"format"`
-	Verdict  Verdict       `json:"verdict"`
-	Size     int64         `json:"size"`
+	Path    string  `json:"path"`
+	Format  string  `json:"format"`
+	Verdict Verdict `json:"verdict"`
+	Size    int64   `json:"size"`
+	// SHA256 is the hex digest of the file's bytes, when asked for, so a
+	// verdict can be tied to exactly the bytes it judged.
+	SHA256   string        `json:"sha256,omitempty"`
 	Findings []Finding     `json:"findings"`
 	Duration time.Duration `json:"-"`
 }
