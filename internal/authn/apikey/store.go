@@ -330,7 +330,9 @@ func (s *Store) Watch(ctx context.Context, every time.Duration, onErr func(error
 		return fmt.Errorf("watch keys: %w", err)
 	}
 	// Changes committed before the first data_version read would be missed.
-	report(s.Reload(ctx))
+	if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+		report(err)
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -349,6 +351,9 @@ func (s *Store) Watch(ctx context.Context, every time.Duration, onErr func(error
 		}
 		if v != last {
 			if err := s.Reload(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil // shutting down, not a failure
+				}
 				report(err)
 				continue
 			}
