@@ -83,9 +83,27 @@ func (analyzer) Analyze(ctx context.Context, in *modelscan.Input) ([]modelscan.F
 		return []modelscan.Finding{{Verdict: modelscan.Unscannable, Severity: rampart.SeverityMedium, Rule: "json.trailing-data",
 			Message: "data after the JSON document", Offset: dec.InputOffset()}}, nil
 	}
-	w := walker{pol: in.Policy()}
+	return judge(doc, in.Policy()), nil
+}
+
+// CheckConfig judges a Keras model config held elsewhere (the model_config
+// attribute of an HDF5 save, for instance). Findings carry offset -1; a
+// config that does not parse is UNSCANNABLE.
+func CheckConfig(b []byte, pol *modelscan.Policy) []modelscan.Finding {
+	var doc any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return []modelscan.Finding{{Verdict: modelscan.Unscannable, Severity: rampart.SeverityMedium, Rule: "json.invalid",
+			Message: "model config does not parse: " + err.Error(), Offset: -1}}
+	}
+	return judge(doc, pol)
+}
+
+func judge(doc any, pol *modelscan.Policy) []modelscan.Finding {
+	w := walker{pol: pol}
 	w.walk(doc, "$", 0)
-	return w.findings, nil
+	return w.findings
 }
 
 type walker struct {
