@@ -13,6 +13,7 @@ package all
 import (
 	"github.com/rampart-ai/rampart/internal/modelscan"
 	"github.com/rampart-ai/rampart/internal/modelscan/gguf"
+	"github.com/rampart-ai/rampart/internal/modelscan/hdf5"
 	"github.com/rampart-ai/rampart/internal/modelscan/joblib"
 	"github.com/rampart-ai/rampart/internal/modelscan/keras"
 	"github.com/rampart-ai/rampart/internal/modelscan/numpy"
@@ -29,6 +30,7 @@ func Analyzers() []modelscan.Analyzer {
 	return []modelscan.Analyzer{
 		gguf.New(),  // "GGUF"
 		numpy.New(), // "\x93NUMPY"
+		hdf5.New(),  // "\x89HDF\r\n\x1a\n": Keras 2 .h5 saves
 		// A little-endian header length, then '{': the length's first
 		// byte can read as PROTO, so it must come before pickle.
 		safetensors.New(),

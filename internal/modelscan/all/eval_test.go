@@ -28,6 +28,10 @@ var benign = map[string]bool{
 	"safetensors/model-00002-of-00002.safetensors": true, "safetensors/model.safetensors.index.json": true,
 	"gguf/valid.gguf":        true,
 	"onnx/torch_export.onnx": true, "onnx/local_function.onnx": true,
+	"hdf5/benign_fixed.h5": true, "hdf5/benign_vlen.h5": true, "hdf5/benign_latest.h5": true,
+	"hdf5/benign_vlen_latest.h5": true, "hdf5/benign_v18.h5": true, "hdf5/benign_continuation.h5": true,
+	"hdf5/benign_ochk.h5": true, "hdf5/huge_vlen.h5": true, "hdf5/weights_only.h5": true,
+	"hdf5/weights_only_latest.h5": true,
 }
 
 // TestEvaluationCorpus is the evaluation: every malicious sample is
@@ -43,7 +47,7 @@ func TestEvaluationCorpus(t *testing.T) {
 	}
 	var rows []row
 	for _, pkg := range []string{"pickle/testdata/benign", "pickle/testdata/malicious", "zip/testdata", "numpy/testdata",
-		"joblib/testdata", "safetensors/testdata", "gguf/testdata", "onnx/testdata"} {
+		"joblib/testdata", "safetensors/testdata", "gguf/testdata", "onnx/testdata", "hdf5/testdata"} {
 		dir := filepath.Join("..", pkg)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
