@@ -62,8 +62,13 @@ func TestCorpus(t *testing.T) {
 		{"lambda_ochk.h5", modelscan.Unsafe, "keras.lambda"},
 		{"os_system.h5", modelscan.Unsafe, "keras.dangerous-import"},
 		{"os_system_vlen_latest.h5", modelscan.Unsafe, "keras.dangerous-import"},
-		{"huge_attr_dense.h5", modelscan.Unscannable, "hdf5.unsupported"},
-		{"many_attrs_dense.h5", modelscan.Unscannable, "hdf5.unsupported"},
+		{"benign_dense_huge.h5", modelscan.Clean, ""},
+		{"benign_dense_many.h5", modelscan.Clean, ""},
+		{"benign_dense_vlen.h5", modelscan.Clean, ""},
+		{"lambda_dense_huge.h5", modelscan.Unsafe, "keras.lambda"},
+		{"lambda_dense_many.h5", modelscan.Unsafe, "keras.lambda"},
+		{"os_system_dense_vlen.h5", modelscan.Unsafe, "keras.dangerous-import"},
+		{"lambda_dense_deep.h5", modelscan.Unscannable, "hdf5.unsupported"},
 		{"truncated.h5", modelscan.Unscannable, "hdf5.malformed"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -87,7 +92,8 @@ func TestCorpus(t *testing.T) {
 // found no attribute would call every file CLEAN).
 func TestConfigsRead(t *testing.T) {
 	for _, name := range []string{"benign_fixed.h5", "benign_vlen.h5", "benign_latest.h5", "benign_vlen_latest.h5",
-		"benign_v18.h5", "benign_continuation.h5", "benign_ochk.h5", "huge_vlen.h5"} {
+		"benign_v18.h5", "benign_continuation.h5", "benign_ochk.h5", "huge_vlen.h5",
+		"benign_dense_huge.h5", "benign_dense_many.h5", "benign_dense_vlen.h5"} {
 		t.Run(name, func(t *testing.T) {
 			b := read(t, name)
 			f, err := Open(bytes.NewReader(b), int64(len(b)), 0)
@@ -116,7 +122,8 @@ func TestConfigsRead(t *testing.T) {
 
 // TestTruncated: every truncation of a save is refused, never CLEAN.
 func TestTruncated(t *testing.T) {
-	for _, name := range []string{"benign_fixed.h5", "benign_vlen_latest.h5", "benign_ochk.h5"} {
+	for _, name := range []string{"benign_fixed.h5", "benign_vlen_latest.h5", "benign_ochk.h5", "benign_dense_many.h5",
+		"benign_dense_huge.h5"} {
 		t.Run(name, func(t *testing.T) {
 			b := read(t, name)
 			for n := 8; n < len(b); n += 1 + n/64 {
@@ -227,7 +234,7 @@ func TestMatch(t *testing.T) {
 }
 
 func FuzzReader(f *testing.F) {
-	for _, name := range []string{"benign_fixed.h5", "lambda_vlen.h5", "lambda_latest.h5", "benign_ochk.h5", "many_attrs_dense.h5"} {
+	for _, name := range []string{"benign_fixed.h5", "lambda_vlen.h5", "lambda_latest.h5", "benign_ochk.h5", "lambda_dense_many.h5"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

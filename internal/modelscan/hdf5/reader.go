@@ -241,7 +241,16 @@ func (f *File) RootAttributes(want func(name string) bool) ([]Attribute, error) 
 			}
 			attrs = append(attrs, a)
 		case 0x0015:
-			if err := f.attributeInfo(m); err != nil {
+			heap, index, err := f.attributeInfo(m)
+			if err != nil {
+				return attrs, err
+			}
+			if heap == undefinedAddr {
+				continue
+			}
+			dense, err := f.denseAttributes(heap, index, m.off)
+			attrs = append(attrs, dense...)
+			if err != nil {
 				return attrs, err
 			}
 		}
@@ -249,27 +258,25 @@ func (f *File) RootAttributes(want func(name string) bool) ([]Attribute, error) 
 	return attrs, nil
 }
 
-// attributeInfo refuses dense attribute storage, which this reader does
-// not walk: attributes there could hold a model config.
-func (f *File) attributeInfo(m message) error {
+// attributeInfo decodes an attribute info message: the addresses of the
+// fractal heap and the name index of dense attribute storage (undefined
+// when every attribute is in the object header).
+func (f *File) attributeInfo(m message) (heap, index uint64, err error) {
 	d := m.data
 	if len(d) < 2 {
-		return corrupt(m.off, "attribute info message too short")
+		return 0, 0, corrupt(m.off, "attribute info message too short")
 	}
 	if d[0] != 0 {
-		return unsupported(m.off, "attribute info message version %d", d[0])
+		return 0, 0, unsupported(m.off, "attribute info message version %d", d[0])
 	}
 	p := 2
 	if d[1]&0x01 != 0 {
 		p += 2
 	}
-	if len(d) < p+f.so {
-		return corrupt(m.off, "attribute info message too short")
+	if len(d) < p+2*f.so {
+		return 0, 0, corrupt(m.off, "attribute info message too short")
 	}
-	if f.addr(d[p:]) != undefinedAddr {
-		return unsupported(m.off, "attributes in dense storage not supported")
-	}
-	return nil
+	return f.addr(d[p:]), f.addr(d[p+f.so:]), nil
 }
 
 // objectHeader reads every message of the object header at off,

@@ -28,15 +28,8 @@ OSSYS = sequential([dense("dense", 8), {"module": "os", "class_name": "system", 
 TRAINING = {"loss": "mse", "optimizer_config": {"class_name": "Adam", "config": {"learning_rate": 0.001}}}
 
 
-def keras_file(path, config, vlen=False, libver="earliest", extra_attrs=0, links=0, fcpl=None):
-    fid = None
-    if fcpl is not None:
-        fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-        fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)
-        fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
-        f = h5py.File(fid)
-    else:
-        f = h5py.File(path, "w", libver=libver)
+def keras_file(path, config, vlen=False, libver="earliest", extra_attrs=0, links=0):
+    f = h5py.File(path, "w", libver=libver)
     with f:
         f.attrs["keras_version"] = b"2.11.0"
         f.attrs["backend"] = b"tensorflow"
@@ -75,12 +68,21 @@ keras_file("lambda_latest.h5", LAMBDA, libver="latest")
 keras_file("lambda_continuation.h5", LAMBDA, extra_attrs=40)
 keras_file("os_system.h5", OSSYS)
 keras_file("os_system_vlen_latest.h5", OSSYS, vlen=True, libver="latest")
-# Dense attribute storage: a config over 64 KiB, and many attributes.
+# Dense attribute storage (fractal heap + name index): a config over
+# 64 KiB (a huge heap object), many attributes (managed objects, an
+# indirect block), variable-length strings there, and an index too big
+# for one B-tree node.
 big = sequential([dense("dense_%d" % i, 8) for i in range(1200)])
-keras_file("huge_attr_dense.h5", big, libver="latest")
+big_lambda = sequential([dense("dense_%d" % i, 8) for i in range(1200)] + LAMBDA["config"]["layers"][1:])
+keras_file("benign_dense_huge.h5", big, libver="latest")
+keras_file("benign_dense_many.h5", BENIGN, libver="latest", extra_attrs=20)
+keras_file("benign_dense_vlen.h5", BENIGN, vlen=True, libver="latest", extra_attrs=20)
 keras_file("huge_vlen.h5", big, vlen=True)
 keras_file("lambda_ochk.h5", LAMBDA, libver="latest", links=30, extra_attrs=2)
-keras_file("many_attrs_dense.h5", LAMBDA, libver="latest", extra_attrs=20)
+keras_file("lambda_dense_huge.h5", big_lambda, libver="latest")
+keras_file("lambda_dense_many.h5", LAMBDA, libver="latest", extra_attrs=20)
+keras_file("os_system_dense_vlen.h5", OSSYS, vlen=True, libver="latest", extra_attrs=20)
+keras_file("lambda_dense_deep.h5", LAMBDA, libver="latest", extra_attrs=300)
 
 with open("benign_fixed.h5", "rb") as src:
     data = src.read()
