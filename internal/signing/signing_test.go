@@ -455,6 +455,43 @@ func TestCertificateChains(t *testing.T) {
 	}
 }
 
+// A v0.3 bundle may carry the leaf alone in "certificate".
+func TestCertificateField(t *testing.T) {
+	root := newCA(t, "root")
+	k := newKey(t)
+	leaf := root.issue(t, k, "ml@example.com", "", x509.ExtKeyUsageCodeSigning)
+	s, _ := NewSigner(k, []*x509.Certificate{leaf})
+	dir := modelDir(t)
+	b := signModel(t, s, dir, HashOptions{})
+	b.VerificationMaterial.Certificate = &RawCert{RawBytes: leaf.Raw}
+	b.VerificationMaterial.X509CertificateChain = nil
+	pool := x509.NewCertPool()
+	pool.AddCert(root.cert)
+	if _, err := VerifyModel(dir, b, &Trust{Roots: pool, Identity: "ml@example.com"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.VerificationMaterial.Certificate = &RawCert{RawBytes: []byte("not DER")}
+	if _, err := VerifyModel(dir, b, &Trust{Roots: pool}, nil); !errors.Is(err, ErrVerification) {
+		t.Fatalf("err %v, want a verification failure", err)
+	}
+}
+
+func TestEveryProblemReported(t *testing.T) {
+	k := newKey(t)
+	s, _ := NewSigner(k, nil)
+	dir := modelDir(t)
+	b := signModel(t, s, dir, HashOptions{})
+	writeFile(t, filepath.Join(dir, "config.json"), "{}")
+	os.Remove(filepath.Join(dir, "tokenizer.json"))
+	writeFile(t, filepath.Join(dir, "new.bin"), "n")
+	_, err := VerifyModel(dir, b, &Trust{Key: &k.PublicKey}, nil)
+	for _, want := range []string{`"config.json" tampered`, `"tokenizer.json" missing`, `"new.bin" not in the signed manifest`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err %v, want %q", err, want)
+		}
+	}
+}
+
 func TestParseBundleRejects(t *testing.T) {
 	env := `"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]}`
 	for _, tc := range []struct{ name, in, want string }{
