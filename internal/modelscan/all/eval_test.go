@@ -32,7 +32,7 @@ var benign = map[string]bool{
 	"hdf5/benign_vlen_latest.h5": true, "hdf5/benign_v18.h5": true, "hdf5/benign_continuation.h5": true,
 	"hdf5/benign_ochk.h5": true, "hdf5/huge_vlen.h5": true, "hdf5/weights_only.h5": true,
 	"hdf5/weights_only_latest.h5": true, "hdf5/benign_dense_huge.h5": true, "hdf5/benign_dense_many.h5": true,
-	"hdf5/benign_dense_vlen.h5": true,
+	"hdf5/benign_dense_vlen.h5": true, "hdf5/benign_dense_deep.h5": true,
 }
 
 // TestEvaluationCorpus is the evaluation: every malicious sample is

@@ -18,18 +18,22 @@ const maxDenseAttrs = 4096
 
 // heap is the part of a fractal heap header the reader needs.
 type heap struct {
-	at         int64
-	idLen      int
-	maxMan     uint64
-	hugeBT     uint64
-	blockSize  uint64 // starting (root direct) block size
-	root       uint64
-	rows       int
-	width      uint64
-	maxDirect  uint64
-	offBytes   int
-	lenBytes   int
-	checksumDB bool
+	at        int64
+	idLen     int
+	maxMan    uint64
+	hugeBT    uint64
+	blockSize uint64 // starting (root direct) block size
+	root      uint64
+	rows      int
+	width     uint64
+	maxDirect uint64
+	offBytes  int
+	lenBytes  int
+	// hugeType and huge cache the B-tree of huge objects, read once.
+	hugeType int
+	huge     [][]byte
+	hugeRec  int
+	hugeRead bool
 }
 
 func bytesFor(x uint64) int { return (bits.Len64(x) + 7) / 8 }
@@ -51,7 +55,6 @@ func (f *File) fractalHeap(addr uint64, at int64) (*heap, error) {
 	if binary.LittleEndian.Uint16(b[7:]) != 0 {
 		return nil, unsupported(off, "filtered fractal heap")
 	}
-	h.checksumDB = b[9]&0x02 != 0
 	h.maxMan = uint64(binary.LittleEndian.Uint32(b[10:]))
 	p := 14 + f.sl // next huge object ID
 	h.hugeBT = f.addr(b[p:])
@@ -185,10 +188,15 @@ func uintN8(b []byte, n int) uint64 {
 // objects (record type 1: address, length, ID; type 3: address, length,
 // keyed by address directly from the heap ID).
 func (f *File) hugeObject(h *heap, id []byte, at int64) ([]byte, error) {
-	typ, recs, recSize, err := f.leafRecords(h.hugeBT, at)
-	if err != nil {
-		return nil, err
+	if !h.hugeRead {
+		var err error
+		h.hugeType, h.huge, h.hugeRec, err = f.leafRecords(h.hugeBT, at)
+		if err != nil {
+			return nil, err
+		}
+		h.hugeRead = true
 	}
+	typ, recs, recSize := h.hugeType, h.huge, h.hugeRec
 	var addr, n uint64
 	found := false
 	switch typ {
@@ -225,8 +233,23 @@ func (f *File) hugeObject(h *heap, id []byte, at int64) ([]byte, error) {
 	return f.readAt(off, int(n))
 }
 
-// leafRecords reads a version 2 B-tree whose root is a leaf and returns
-// its records.
+// btree is a version 2 B-tree being walked.
+type btree struct {
+	typ, recSize int
+	nodeSize     int
+	// maxNrecSize and cumSize[d] are the byte widths of a child's record
+	// count and of the total below a child at depth d, derived from the
+	// node size as HDF5 derives them.
+	maxNrecSize int
+	cumSize     []int
+	recs        [][]byte
+}
+
+const maxBTreeDepth = 8
+
+func encSize(x uint64) int { return (bits.Len64(x)-1)/8 + 1 }
+
+// leafRecords reads every record of the version 2 B-tree at addr.
 func (f *File) leafRecords(addr uint64, at int64) (typ int, recs [][]byte, recSize int, err error) {
 	off, err := f.pos(addr, at)
 	if err != nil {
@@ -239,39 +262,97 @@ func (f *File) leafRecords(addr uint64, at int64) (typ int, recs [][]byte, recSi
 	if string(b[:4]) != "BTHD" || b[4] != 0 {
 		return 0, nil, 0, corrupt(off, "no version 2 B-tree header")
 	}
-	typ = int(b[5])
-	recSize = int(binary.LittleEndian.Uint16(b[10:]))
-	depth := binary.LittleEndian.Uint16(b[12:])
+	t := &btree{typ: int(b[5]), nodeSize: int(binary.LittleEndian.Uint32(b[6:])), recSize: int(binary.LittleEndian.Uint16(b[10:]))}
+	depth := int(binary.LittleEndian.Uint16(b[12:]))
 	root := f.addr(b[16:])
 	nrec := int(binary.LittleEndian.Uint16(b[16+f.so:]))
 	total := f.length(b[18+f.so:])
-	if depth != 0 {
-		return 0, nil, 0, unsupported(off, "B-tree of depth %d (over one node)", depth)
+	if t.recSize == 0 || t.nodeSize < 10+t.recSize || t.nodeSize > 1<<20 {
+		return 0, nil, 0, corrupt(off, "B-tree node or record size out of range")
 	}
-	if total != uint64(nrec) || recSize == 0 {
-		return 0, nil, 0, corrupt(off, "B-tree record counts disagree")
+	if depth > maxBTreeDepth {
+		return 0, nil, 0, unsupported(off, "B-tree of depth %d", depth)
 	}
-	if nrec == 0 {
-		return typ, nil, recSize, nil
-	}
-	if nrec > maxDenseAttrs {
+	if total > maxDenseAttrs {
 		return 0, nil, 0, unsupported(off, "more than %d B-tree records", maxDenseAttrs)
 	}
-	loff, err := f.pos(root, off)
-	if err != nil {
-		return 0, nil, 0, err
+	// Maximum records per node at each depth, and the widths of the
+	// counts stored with child pointers.
+	leafMax := uint64((t.nodeSize - 10) / t.recSize)
+	t.maxNrecSize = encSize(leafMax)
+	cum := []uint64{leafMax}
+	t.cumSize = []int{0}
+	for d := 1; d < depth; d++ {
+		ptr := f.so + t.maxNrecSize + t.cumSize[d-1]
+		m := uint64((t.nodeSize - 10 - ptr) / (t.recSize + ptr))
+		c := (m+1)*cum[d-1] + m
+		if c < cum[d-1] || c > 1<<40 {
+			return 0, nil, 0, unsupported(off, "B-tree too large")
+		}
+		cum = append(cum, c)
+		t.cumSize = append(t.cumSize, encSize(c))
 	}
-	lb, err := f.readAt(loff, 6+nrec*recSize)
-	if err != nil {
-		return 0, nil, 0, err
+	if nrec > 0 || depth > 0 {
+		if err := f.btreeNode(t, root, nrec, depth, off); err != nil {
+			return 0, nil, 0, err
+		}
 	}
-	if string(lb[:4]) != "BTLF" || lb[4] != 0 || int(lb[5]) != typ {
-		return 0, nil, 0, corrupt(loff, "no version 2 B-tree leaf")
+	if uint64(len(t.recs)) != total {
+		return 0, nil, 0, corrupt(off, "B-tree holds %d records, its header says %d", len(t.recs), total)
+	}
+	return t.typ, t.recs, t.recSize, nil
+}
+
+// btreeNode collects the records of the node at addr and its children.
+func (f *File) btreeNode(t *btree, addr uint64, nrec, depth int, at int64) error {
+	off, err := f.pos(addr, at)
+	if err != nil {
+		return err
+	}
+	if len(t.recs)+nrec > maxDenseAttrs {
+		return unsupported(off, "more than %d B-tree records", maxDenseAttrs)
+	}
+	ptr := 0
+	if depth > 0 {
+		ptr = f.so + t.maxNrecSize + t.cumSize[depth-1]
+	}
+	n := 6 + nrec*t.recSize + (nrec+1)*ptr
+	if depth == 0 {
+		n = 6 + nrec*t.recSize
+	}
+	if n+4 > t.nodeSize {
+		return corrupt(off, "B-tree node of %d bytes cannot hold %d records", t.nodeSize, nrec)
+	}
+	b, err := f.readAt(off, n)
+	if err != nil {
+		return err
+	}
+	sig := "BTLF"
+	if depth > 0 {
+		sig = "BTIN"
+	}
+	if string(b[:4]) != sig || b[4] != 0 || int(b[5]) != t.typ {
+		return corrupt(off, "no version 2 B-tree node (%s)", sig)
 	}
 	for i := 0; i < nrec; i++ {
-		recs = append(recs, lb[6+i*recSize:6+(i+1)*recSize])
+		t.recs = append(t.recs, b[6+i*t.recSize:6+(i+1)*t.recSize])
 	}
-	return typ, recs, recSize, nil
+	if depth == 0 {
+		return nil
+	}
+	p := 6 + nrec*t.recSize
+	for i := 0; i <= nrec; i++ {
+		child := f.addr(b[p:])
+		cn := uintN8(b[p+f.so:], t.maxNrecSize)
+		if cn > maxDenseAttrs {
+			return corrupt(off, "B-tree child with %d records", cn)
+		}
+		if err := f.btreeNode(t, child, int(cn), depth-1, off); err != nil {
+			return err
+		}
+		p += ptr
+	}
+	return nil
 }
 
 // denseAttributes reads every attribute in dense storage.

@@ -68,7 +68,8 @@ func TestCorpus(t *testing.T) {
 		{"lambda_dense_huge.h5", modelscan.Unsafe, "keras.lambda"},
 		{"lambda_dense_many.h5", modelscan.Unsafe, "keras.lambda"},
 		{"os_system_dense_vlen.h5", modelscan.Unsafe, "keras.dangerous-import"},
-		{"lambda_dense_deep.h5", modelscan.Unscannable, "hdf5.unsupported"},
+		{"lambda_dense_deep.h5", modelscan.Unsafe, "keras.lambda"},
+		{"benign_dense_deep.h5", modelscan.Clean, ""},
 		{"truncated.h5", modelscan.Unscannable, "hdf5.malformed"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestCorpus(t *testing.T) {
 func TestConfigsRead(t *testing.T) {
 	for _, name := range []string{"benign_fixed.h5", "benign_vlen.h5", "benign_latest.h5", "benign_vlen_latest.h5",
 		"benign_v18.h5", "benign_continuation.h5", "benign_ochk.h5", "huge_vlen.h5",
-		"benign_dense_huge.h5", "benign_dense_many.h5", "benign_dense_vlen.h5"} {
+		"benign_dense_huge.h5", "benign_dense_many.h5", "benign_dense_vlen.h5", "benign_dense_deep.h5"} {
 		t.Run(name, func(t *testing.T) {
 			b := read(t, name)
 			f, err := Open(bytes.NewReader(b), int64(len(b)), 0)
@@ -115,6 +116,24 @@ func TestConfigsRead(t *testing.T) {
 			}
 			if tc := got["training_config"]; len(tc) < 10 || tc[0] != '{' {
 				t.Errorf("training_config = %.40q", tc)
+			}
+			// Every attribute the generator wrote is listed, none twice.
+			want := 4
+			if strings.Contains(name, "dense_many") || strings.Contains(name, "dense_vlen") {
+				want += 20
+			} else if strings.Contains(name, "dense_deep") {
+				want += 300
+			} else if strings.Contains(name, "continuation") {
+				want += 40
+			} else if strings.Contains(name, "ochk") {
+				want += 2
+			}
+			seen := map[string]bool{}
+			for _, a := range attrs {
+				seen[a.Name] = true
+			}
+			if len(attrs) != want || len(seen) != want {
+				t.Errorf("%d attributes (%d names), want %d", len(attrs), len(seen), want)
 			}
 		})
 	}

@@ -13,12 +13,13 @@ const Signature = "\x89HDF\r\n\x1a\n"
 // Bounds on what the reader will do for one file: the root object header
 // of a real Keras save holds a few dozen messages in a few kilobytes.
 const (
-	maxChunk      = 16 << 20 // one object header chunk
-	maxChunks     = 64       // chunks (first block and continuations) per header
-	maxHeader     = 16 << 20 // all chunks of one header together
-	maxMessages   = 4096     // messages per header
-	maxValue      = 64 << 20 // one attribute value (a model config)
-	maxHeapObjs   = 1 << 16  // global heap objects walked in all
+	maxChunk      = 16 << 20  // one object header chunk
+	maxChunks     = 64        // chunks (first block and continuations) per header
+	maxHeader     = 16 << 20  // all chunks of one header together
+	maxMessages   = 4096      // messages per header
+	maxValue      = 64 << 20  // one attribute value (a model config), one read
+	maxRead       = 256 << 20 // all reads for one file
+	maxHeapObjs   = 1 << 16   // global heap objects walked in all
 	undefinedAddr = ^uint64(0)
 )
 
@@ -161,6 +162,9 @@ func (f *File) BytesRead() int64 { return f.read }
 func (f *File) readAt(off int64, n int) ([]byte, error) {
 	if off < 0 || n < 0 || off > f.size || int64(n) > f.size-off {
 		return nil, corrupt(off, "%d bytes past the end of the %d-byte file", n, f.size)
+	}
+	if n > maxValue || f.read+int64(n) > maxRead {
+		return nil, unsupported(off, "more than %d bytes of HDF5 metadata to read", int64(maxRead))
 	}
 	b := make([]byte, n)
 	if _, err := f.r.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && n == 0) {

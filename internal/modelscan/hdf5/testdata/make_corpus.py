@@ -71,7 +71,7 @@ keras_file("os_system_vlen_latest.h5", OSSYS, vlen=True, libver="latest")
 # Dense attribute storage (fractal heap + name index): a config over
 # 64 KiB (a huge heap object), many attributes (managed objects, an
 # indirect block), variable-length strings there, and an index too big
-# for one B-tree node.
+# for one B-tree node (depth 1).
 big = sequential([dense("dense_%d" % i, 8) for i in range(1200)])
 big_lambda = sequential([dense("dense_%d" % i, 8) for i in range(1200)] + LAMBDA["config"]["layers"][1:])
 keras_file("benign_dense_huge.h5", big, libver="latest")
@@ -83,6 +83,7 @@ keras_file("lambda_dense_huge.h5", big_lambda, libver="latest")
 keras_file("lambda_dense_many.h5", LAMBDA, libver="latest", extra_attrs=20)
 keras_file("os_system_dense_vlen.h5", OSSYS, vlen=True, libver="latest", extra_attrs=20)
 keras_file("lambda_dense_deep.h5", LAMBDA, libver="latest", extra_attrs=300)
+keras_file("benign_dense_deep.h5", BENIGN, libver="latest", extra_attrs=300)
 
 with open("benign_fixed.h5", "rb") as src:
     data = src.read()
