@@ -182,6 +182,12 @@ func TestMutations(t *testing.T) {
 			g := bytes.LastIndex(b, []byte("GCOL"))
 			copy(b[g:], "XXXX")
 		}), "hdf5.malformed"},
+		{"null inside the config", func() []byte {
+			b := read(t, "benign_fixed.h5")
+			at := bytes.Index(b, []byte(`"units": 2`))
+			b[at] = 0
+			return b
+		}(), "json.invalid"},
 		{"superblock version", func() []byte { b := read(t, "lambda.h5"); b[8] = 7; return b }(), "hdf5.unsupported"},
 		{"offset size", func() []byte { b := read(t, "lambda.h5"); b[13] = 3; return b }(), "hdf5.malformed"},
 		{"root outside", func() []byte {
@@ -253,7 +259,7 @@ func TestMatch(t *testing.T) {
 }
 
 func FuzzReader(f *testing.F) {
-	for _, name := range []string{"benign_fixed.h5", "lambda_vlen.h5", "lambda_latest.h5", "benign_ochk.h5", "lambda_dense_many.h5"} {
+	for _, name := range []string{"benign_fixed.h5", "lambda_vlen.h5", "lambda_latest.h5", "benign_ochk.h5", "lambda_dense_many.h5", "lambda_dense_deep.h5"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

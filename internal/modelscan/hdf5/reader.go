@@ -1,6 +1,7 @@
 package hdf5
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -579,14 +580,11 @@ func (f *File) stringValue(name string, dt []byte, nelem uint64, data []byte, at
 		out := make([][]byte, 0, nelem)
 		for i := uint64(0); i < nelem; i++ {
 			s := data[i*size : (i+1)*size]
-			// Null-terminated or null-padded: the string ends at the first
-			// null; space-padded strings keep their spaces (JSON ignores them).
-			for j, c := range s {
-				if c == 0 {
-					s = s[:j]
-					break
-				}
-			}
+			// Padding nulls are dropped from the end only: a null inside
+			// stays, so bytes hidden after it make the JSON fail to parse
+			// (UNSCANNABLE) rather than go unseen. Space padding is kept
+			// (JSON ignores it).
+			s = bytes.TrimRight(s, "\x00")
 			out = append(out, s)
 		}
 		return out, nil
