@@ -266,6 +266,7 @@ func FuzzReader(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	f.Add(superblockV1("model_config", `{"class_name": "Lambda"}`))
 	e := modelscan.New(modelscan.DefaultLimits(), nil, New())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := e.Scan(context.Background(), "f.h5", bytes.NewReader(b), int64(len(b)))
