@@ -9,10 +9,11 @@ import (
 // fractal heap, found through a version 2 B-tree indexed by name. The
 // reader walks the name index, which lists every attribute, and fetches
 // each message from the heap. It reads the layouts HDF5 writes for a
-// group's attributes: a B-tree of one leaf node, managed objects in a root
-// direct block, tiny objects, and huge objects (a large model config)
-// found through the heap's own one-leaf B-tree. Anything else is reported
-// as unsupported rather than skipped.
+// group's attributes: managed objects in the root direct block or in the
+// direct children of the root indirect block, tiny objects, and huge
+// objects (a large model config) found through the heap's own B-tree.
+// Anything else (nested indirect blocks, filtered heaps) is reported as
+// unsupported rather than skipped.
 
 const maxDenseAttrs = 4096
 

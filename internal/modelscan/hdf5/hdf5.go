@@ -10,13 +10,16 @@
 //
 // The reader reads only what it needs through io.ReaderAt: the superblock
 // (versions 0–3), the root object header (version 1, or version 2 with its
-// OCHK continuation blocks) and the global heap objects that hold
-// variable-length strings. Every offset and length taken from the file is
-// checked against the file's size and fixed limits before use. A file
-// without a config is CLEAN only when the root object header was parsed
-// completely; anything the reader cannot parse, or a config stored in a way
-// it does not read (dense attribute storage, shared messages, non-string
-// types), is UNSCANNABLE with the byte offset.
+// OCHK continuation blocks), the global heap objects that hold
+// variable-length strings, and dense attribute storage (the fractal heap
+// and the version 2 B-tree that indexes it by name), which HDF5 uses for a
+// config over 64 KiB or for many attributes. Every offset and length taken
+// from the file is checked against the file's size and fixed limits before
+// use, and a file shorter than the end of file its superblock records is
+// refused. A file without a config is CLEAN only when every attribute of
+// the root group was listed; anything the reader cannot parse, or a config
+// stored in a way it does not read (shared messages, nested fractal heap
+// indirect blocks, non-string types), is UNSCANNABLE with the byte offset.
 package hdf5
 
 import (
