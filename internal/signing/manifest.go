@@ -33,9 +33,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Format constants of Model Signing v1.0.
@@ -57,6 +59,10 @@ const hashBuffer = 1 << 20
 
 // ErrVerification marks every verification failure (exit status 1).
 var ErrVerification = errors.New("verification failed")
+
+// ErrNotRegular reports a FIFO, device or socket inside a model: reading
+// one could block, and what it yields is not a file anyone signed.
+var ErrNotRegular = errors.New("not a regular file")
 
 // ErrSymlink reports a symbolic link inside a model: the format is signed
 // with allow_symlinks false, so what a link points at is never covered.
@@ -168,7 +174,7 @@ func Collect(root string, ignore []string) ([]File, string, error) {
 	}
 	if !st.IsDir() {
 		if !st.Mode().IsRegular() {
-			return nil, "", fmt.Errorf("%s: not a regular file (%s)", root, st.Mode().Type())
+			return nil, "", fmt.Errorf("%s: %w (%s)", root, ErrNotRegular, st.Mode().Type())
 		}
 		return []File{{Name: name, Path: abs, Size: st.Size()}}, name, nil
 	}
@@ -197,7 +203,7 @@ func Collect(root string, ignore []string) ([]File, string, error) {
 		case d.IsDir():
 			return nil
 		case !t.IsRegular():
-			return fmt.Errorf("%q: not a regular file (%s)", rel, t)
+			return fmt.Errorf("%q: %w (%s)", rel, ErrNotRegular, t)
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -224,17 +230,44 @@ func ignored(rel string, ignore []string) bool {
 // hashFiles hashes every file per ser and returns resources in manifest
 // order.
 func hashFiles(files []File, ser Serialization) ([]Resource, error) {
-	buf := make([]byte, hashBuffer)
+	per, err := hashAll(files, ser)
+	if err != nil {
+		return nil, err
+	}
 	var rs []Resource
-	for _, f := range files {
-		got, err := hashFile(f, ser, buf)
-		if err != nil {
-			return nil, err
-		}
-		rs = append(rs, got...)
+	for _, r := range per {
+		rs = append(rs, r...)
 	}
 	sortResources(rs)
 	return rs, nil
+}
+
+// hashAll hashes files on a few goroutines (SHA-256 is the bound, one core
+// per file); out[i] belongs to files[i]. The first error wins.
+func hashAll(files []File, ser Serialization) ([][]Resource, error) {
+	out := make([][]Resource, len(files))
+	errs := make([]error, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 8, max(len(files), 1)) {
+		wg.Go(func() {
+			buf := make([]byte, hashBuffer)
+			for i := range next {
+				out[i], errs[i] = hashFile(files[i], ser, buf)
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func hashFile(f File, ser Serialization, buf []byte) ([]Resource, error) {
@@ -288,7 +321,7 @@ func openRegular(p string) (*os.File, error) {
 	if err != nil || !st.Mode().IsRegular() || !os.SameFile(st, lst) {
 		f.Close()
 		if err == nil {
-			err = fmt.Errorf("%s: changed while being read or not a regular file", p)
+			err = fmt.Errorf("%s: %w, or changed while being opened", p, ErrNotRegular)
 		}
 		return nil, err
 	}

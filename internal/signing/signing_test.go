@@ -206,6 +206,11 @@ func TestTamper(t *testing.T) {
 				t.Skip(err)
 			}
 		}, "symbolic link"},
+		{"fifo", false, func(t *testing.T, d string) {
+			if err := mkfifo(filepath.Join(d, "pipe")); err != nil {
+				t.Skip(err)
+			}
+		}, "not a regular file"},
 		{"symlinked directory", false, func(t *testing.T, d string) {
 			if err := os.Symlink(t.TempDir(), filepath.Join(d, "linked")); err != nil {
 				t.Skip(err)

@@ -154,21 +154,20 @@ func VerifyModel(root string, b *Bundle, t *Trust, extraIgnore []string) (*Resul
 	files, name, err := Collect(root, append(slices.Clone(ser.IgnorePaths), extraIgnore...))
 	if err != nil {
 		if isSymlinkErr(err) {
-			return nil, failf("%v: symbolic links are never signed", err)
+			return nil, failf("%v: links and special files are never signed", err)
+		}
+		return nil, err
+	}
+	per, err := hashAll(files, ser)
+	if err != nil {
+		if isSymlinkErr(err) {
+			return nil, failf("%v", err)
 		}
 		return nil, err
 	}
 	local := map[string][]Resource{}
-	buf := make([]byte, hashBuffer)
-	for _, f := range files {
-		rs, err := hashFile(f, ser, buf)
-		if err != nil {
-			if isSymlinkErr(err) {
-				return nil, failf("%v", err)
-			}
-			return nil, err
-		}
-		local[f.Name] = rs
+	for i, f := range files {
+		local[f.Name] = per[i]
 	}
 	if err := compare(signed, local, ser.Method); err != nil {
 		return nil, err
@@ -180,7 +179,9 @@ func VerifyModel(root string, b *Bundle, t *Trust, extraIgnore []string) (*Resul
 	}, nil
 }
 
-func isSymlinkErr(err error) bool { return errors.Is(err, ErrSymlink) }
+// isSymlinkErr reports a model content problem (a link or special file),
+// which is a verification failure rather than an I/O error.
+func isSymlinkErr(err error) bool { return errors.Is(err, ErrSymlink) || errors.Is(err, ErrNotRegular) }
 
 // compare reports every difference between the signed and the local
 // model, renames recognised by content.
