@@ -611,3 +611,36 @@ func FuzzSignedStatement(f *testing.F) {
 		}
 	})
 }
+
+// TestReferenceBundle verifies a bundle made outside rampart, with Python's
+// cryptography package and the reference implementation's layout
+// (testdata/reference/gen.py).
+func TestReferenceBundle(t *testing.T) {
+	dir := filepath.Join("testdata", "reference")
+	data, err := os.ReadFile(filepath.Join(dir, "model.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, "public.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKey(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := VerifyModel(filepath.Join(dir, "model"), b, &Trust{Key: pub}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Files != 4 || res.Method != MethodFiles {
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := VerifyModel(filepath.Join(dir, "model"), b, &Trust{Key: &newKey(t).PublicKey}, nil); !errors.Is(err, ErrVerification) {
+		t.Fatalf("another key: %v", err)
+	}
+}
