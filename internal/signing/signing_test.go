@@ -554,6 +554,9 @@ func FuzzParseBundle(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte(`{"mediaType":"` + BundleMediaType + `","dsseEnvelope":{"payload":"` + base64.StdEncoding.EncodeToString([]byte("{}")) + `","signatures":[{"sig":"AA=="}]}}`))
 	f.Add([]byte(`{}`))
+	if ref, err := os.ReadFile(filepath.Join("testdata", "reference", "model.sig")); err == nil {
+		f.Add(ref)
+	}
 	dir := f.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("x"), 0o644); err != nil {
 		f.Fatal(err)
@@ -642,5 +645,34 @@ func TestReferenceBundle(t *testing.T) {
 	}
 	if _, err := VerifyModel(filepath.Join(dir, "model"), b, &Trust{Key: &newKey(t).PublicKey}, nil); !errors.Is(err, ErrVerification) {
 		t.Fatalf("another key: %v", err)
+	}
+}
+
+// BenchmarkHash measures manifest hashing of one large file; SHA-256 is
+// the bound, so the figure is close to the machine's SHA-256 throughput.
+func BenchmarkHash(b *testing.B) {
+	for _, shard := range []int64{0, 16 << 20} {
+		name := "files"
+		if shard > 0 {
+			name = "shards"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			p := filepath.Join(dir, "weights.bin")
+			data := make([]byte, 64<<20)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := Hash(dir, HashOptions{ShardSize: shard, ForceShards: shard > 0}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
