@@ -74,6 +74,8 @@ var commands = []func(*Env) *cobra.Command{
 	newPolicyCmd,
 	newAuditCmd,
 	newScanCmd,
+	newSignCmd,
+	newVerifyCmd,
 	newUpstreamCmd,
 }
 
