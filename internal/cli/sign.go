@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,59 +17,6 @@ import (
 	"github.com/rampart-ai/rampart/internal/modelscan/all"
 	"github.com/rampart-ai/rampart/internal/signing"
 )
-
-// signPaths returns where the signature and the scan attestation of model
-// go: -o if given, else model.sig inside a directory or beside a file. The
-// scan attestation sits next to the signature so model.sig itself stays a
-// single bundle that other Model Signing verifiers read.
-func signPaths(model, output string) (sig, scan string, err error) {
-	sig = output
-	if sig == "" {
-		st, err := os.Stat(model)
-		if err != nil {
-			return "", "", err
-		}
-		if st.IsDir() {
-			sig = filepath.Join(model, signing.DefaultSignatureSig)
-		} else {
-			sig = filepath.Join(filepath.Dir(model), signing.DefaultSignatureSig)
-		}
-	}
-	return sig, scanSigPath(sig), nil
-}
-
-// scanSigPath is model.scan.sig for model.sig, FILE.scan otherwise.
-func scanSigPath(sig string) string {
-	if base, ok := strings.CutSuffix(sig, ".sig"); ok {
-		return base + ".scan.sig"
-	}
-	return sig + ".scan"
-}
-
-// insideModel returns p relative to the model directory (slash form) when p
-// lies inside it, so it is left out of the hashed files.
-func insideModel(model, p string) (string, bool) {
-	st, err := os.Stat(model)
-	if err != nil || !st.IsDir() {
-		return "", false
-	}
-	am, err1 := filepath.Abs(model)
-	ap, err2 := filepath.Abs(p)
-	if err1 != nil || err2 != nil {
-		return "", false
-	}
-	if rm, err := filepath.EvalSymlinks(am); err == nil {
-		am = rm
-	}
-	if rd, err := filepath.EvalSymlinks(filepath.Dir(ap)); err == nil {
-		ap = filepath.Join(rd, filepath.Base(ap))
-	}
-	rel, err := filepath.Rel(am, ap)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", false
-	}
-	return filepath.ToSlash(rel), true
-}
 
 func newSignCmd(env *Env) *cobra.Command {
 	var (
@@ -134,13 +80,13 @@ scan verdict is not CLEAN; 2 usage or I/O error, or a model holding links.`,
 			if err != nil {
 				return err
 			}
-			sigPath, scanPath, err := signPaths(model, output)
+			sigPath, scanPath, err := signing.SignaturePaths(model, output)
 			if err != nil {
 				return Usage("%v", err)
 			}
 			var ignore []string
 			for _, p := range []string{sigPath, scanPath} {
-				if rel, ok := insideModel(model, p); ok {
+				if rel, ok := signing.InsideModel(model, p); ok {
 					ignore = append(ignore, rel)
 				}
 			}
@@ -345,7 +291,7 @@ Exit status: 0 verified; 1 verification failed (the reason is printed);
 					t.Roots.AddCert(r)
 				}
 			}
-			sp, defScan, err := signPaths(model, sigPath)
+			sp, defScan, err := signing.SignaturePaths(model, sigPath)
 			if err != nil {
 				return Usage("%v", err)
 			}
@@ -354,7 +300,7 @@ Exit status: 0 verified; 1 verification failed (the reason is printed);
 			}
 			var ignore []string
 			for _, p := range []string{sp, scanSig} {
-				if rel, ok := insideModel(model, p); ok {
+				if rel, ok := signing.InsideModel(model, p); ok {
 					ignore = append(ignore, rel)
 				}
 			}

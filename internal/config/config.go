@@ -165,6 +165,23 @@ type Model struct {
 	InputsFromUpstream bool `yaml:"inputs_from_upstream"`
 	// NaNPolicy is reject (default) or allow.
 	NaNPolicy string `yaml:"nan_policy"`
+	// Signed makes the gateway verify the model's files against their
+	// signature (`rampart sign`) whenever the config is loaded, and refuse
+	// the config when they do not verify: it serves only what verifies.
+	// Model metadata answers then show what was verified.
+	Signed *SignedModel `yaml:"signed"`
+}
+
+// SignedModel points at the model files as signed and the key to check them.
+type SignedModel struct {
+	// Path is the model file or directory that was signed; its signature
+	// is model.sig inside it (or beside a single file).
+	Path string `yaml:"path"`
+	// Key is the signer's ECDSA public key (PEM).
+	Key string `yaml:"key"`
+	// RequireCleanScan also requires the signed scan attestation
+	// (`rampart sign --scan`) with a CLEAN verdict.
+	RequireCleanScan bool `yaml:"require_clean_scan"`
 }
 
 // TensorSpec declares one input; -1 in Shape is a variable dimension.
@@ -584,6 +601,12 @@ func (c *Config) validateRoute(i int) error {
 		case "reject", "allow":
 		default:
 			return c.errAt(append(mp, "nan_policy"), "route %q model %q: nan_policy must be reject or allow", r.Name, name)
+		}
+		if sm := m.Signed; sm != nil {
+			if sm.Path == "" || sm.Key == "" {
+				return c.errAt(append(mp, "signed"), "route %q model %q: signed needs path and key", r.Name, name)
+			}
+			sm.Path, sm.Key = c.resolve(sm.Path), c.resolve(sm.Key)
 		}
 		for k, in := range m.Inputs {
 			ip := append(append([]any{}, mp...), "inputs", k)

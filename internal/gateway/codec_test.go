@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rampart-ai/rampart/internal/signing"
 )
 
 // TestCanonicalPath covers the path tricks used to slip past a route or a
@@ -75,4 +77,19 @@ func FuzzCanonicalPath(f *testing.F) {
 			t.Fatalf("encoded slash survives in %q", c)
 		}
 	})
+}
+
+func TestWithVerified(t *testing.T) {
+	d := &signing.Deployed{RootDigest: "ab", Signer: "k", Files: 1, Method: "files"}
+	tests := []struct{ in, want string }{
+		{`{"name":"m"}`, `{"rampart_verified":{"root_digest":"ab","signer":"k","files":1,"method":"files"},"name":"m"}`},
+		{` {}`, `{"rampart_verified":{"root_digest":"ab","signer":"k","files":1,"method":"files"}}`},
+		{`[1]`, `[1]`},
+		{`{"broken"`, `{"broken"`},
+	}
+	for _, tc := range tests {
+		if got := string(withVerified([]byte(tc.in), d)); got != tc.want {
+			t.Errorf("%s -> %s, want %s", tc.in, got, tc.want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,8 +19,10 @@ import (
 	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/audit"
 	"github.com/rampart-ai/rampart/internal/pipeline"
+	"github.com/rampart-ai/rampart/internal/protocol/oip"
 	"github.com/rampart-ai/rampart/internal/protocol/openai"
 	"github.com/rampart-ai/rampart/internal/proxy"
+	"github.com/rampart-ai/rampart/internal/signing"
 )
 
 // OverheadHeader carries Rampart's own time for the request in
@@ -450,6 +453,22 @@ func (x *exchange) forward(d rampart.Decision, rel string, body []byte) {
 		}, resp.StatusCode, reason)
 		return
 	}
+	if d := rt.deployed[x.inf.Model]; d != nil && x.inf.Operation == oip.OpModelMetadata && resp.StatusCode == http.StatusOK {
+		// Model metadata shows what was verified before the model was served.
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadata+1))
+		if err == nil && len(b) <= maxMetadata {
+			b = withVerified(b, d)
+			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+			x.writeHead(resp)
+			_, _ = x.w.Write(b)
+			x.rec.ResponseBytes = int64(len(b))
+			x.finish(func() {}, resp.StatusCode, reason)
+			return
+		}
+		x.s.metrics.UpstreamErrors.WithLabelValues(rt.name, "protocol").Inc()
+		x.finish(func() { x.writeError(rampart.CodeUpstream, "upstream answer could not be relayed") }, http.StatusBadGateway, "upstream_read")
+		return
+	}
 	x.writeHead(resp)
 	var n int64
 	if rt.codec.streams(&x.inf) && isEventStream(resp.Header) {
@@ -542,3 +561,30 @@ func (s *Server) reserve(n int64) bool {
 }
 
 func (s *Server) release(n int64) { s.bufUsed.Add(-n) }
+
+// maxMetadata bounds a model-metadata answer that is decorated.
+const maxMetadata = 1 << 20
+
+// withVerified adds "rampart_verified" to a JSON object answer; anything
+// else is returned unchanged.
+func withVerified(b []byte, d *signing.Deployed) []byte {
+	if !json.Valid(b) {
+		return b
+	}
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' {
+		return b
+	}
+	v, err := json.Marshal(d)
+	if err != nil {
+		return b
+	}
+	rest := bytes.TrimLeft(t[1:], " \t\r\n")
+	out := make([]byte, 0, len(b)+len(v)+24)
+	out = append(out, `{"rampart_verified":`...)
+	out = append(out, v...)
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"os"
 	"sort"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/rampart-ai/rampart/internal/protocol"
 	"github.com/rampart-ai/rampart/internal/protocol/generic"
 	"github.com/rampart-ai/rampart/internal/proxy"
+	"github.com/rampart-ai/rampart/internal/signing"
 	"github.com/rampart-ai/rampart/internal/telemetry"
 )
 
@@ -42,6 +44,35 @@ type route struct {
 	models map[string]config.Model
 	// inflight counts requests being forwarded (nil when only checking).
 	inflight prometheus.Gauge
+	// deployed holds what was verified for signed models.
+	deployed map[string]*signing.Deployed
+}
+
+// verifyModels checks every signed model of the route against its
+// signature: a model that does not verify makes the whole config invalid.
+func verifyModels(cfg *config.Config, i int, r *route) error {
+	for name, m := range r.models {
+		if m.Signed == nil {
+			continue
+		}
+		kb, err := os.ReadFile(m.Signed.Key)
+		if err != nil {
+			return cfg.RouteError(i, "models", fmt.Errorf("model %q: signed.key: %w", name, err))
+		}
+		key, err := signing.ParsePublicKey(kb)
+		if err != nil {
+			return cfg.RouteError(i, "models", fmt.Errorf("model %q: signed.key: %w", name, err))
+		}
+		d, err := signing.VerifyDeployed(m.Signed.Path, &signing.Trust{Key: key}, m.Signed.RequireCleanScan)
+		if err != nil {
+			return cfg.RouteError(i, "models", fmt.Errorf("model %q does not verify: %w", name, err))
+		}
+		if r.deployed == nil {
+			r.deployed = map[string]*signing.Deployed{}
+		}
+		r.deployed[name] = d
+	}
+	return nil
 }
 
 // identity is what the server keeps across snapshots.
@@ -130,6 +161,9 @@ func compileRoute(cfg *config.Config, i int, rc *config.Route, s *snapshot, id i
 		if a != nil {
 			chain.Authenticators = append(chain.Authenticators, a)
 		}
+	}
+	if err := verifyModels(cfg, i, r); err != nil {
+		return nil, err
 	}
 	r.stages = append(r.stages, authnStage{chain: chain})
 	eng := s.authz
