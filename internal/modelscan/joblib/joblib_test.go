@@ -4,40 +4,19 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/modelscan"
+	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
 )
 
-// routingDouble is a TEST DOUBLE FOR ROUTING ONLY, not a pickle analyzer:
-// it claims bytes that start like a pickle (PROTO 2..5) and calls them
-// UNSAFE when they contain "system", so these tests check that the
-// decompressed stream reaches the engine without the pickle package.
-type routingDouble struct{}
-
-func (routingDouble) Name() string { return "pickle-double" }
-func (routingDouble) Match(h []byte) bool {
-	return len(h) >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5
-}
-func (routingDouble) Analyze(ctx context.Context, in *modelscan.Input) ([]modelscan.Finding, error) {
-	b := make([]byte, min(in.Size, 1<<20))
-	if _, err := in.R.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	if bytes.Contains(b, []byte("system")) {
-		return []modelscan.Finding{{Verdict: modelscan.Unsafe, Severity: rampart.SeverityCritical, Rule: "double.system", Offset: -1}}, nil
-	}
-	return nil, nil
-}
 
 func engine(l modelscan.Limits) *modelscan.Engine {
-	return modelscan.New(l, nil, New(), routingDouble{})
+	return modelscan.New(l, nil, New(), pickle.New())
 }
 
 func TestCorpus(t *testing.T) {
@@ -52,14 +31,14 @@ func TestCorpus(t *testing.T) {
 		{"model_bz2.joblib", modelscan.Clean, nil, ""},
 		{"model_lzma.joblib", modelscan.Clean, nil, ""},
 		{"model_xz.joblib", modelscan.Clean, nil, ""},
-		{"evil_xz.joblib", modelscan.Unsafe, []string{"double.system"}, "<xz>"},
-		{"evil_lzma.joblib", modelscan.Unsafe, []string{"double.system"}, "<lzma>"},
-		{"evil_zlib.joblib", modelscan.Unsafe, []string{"double.system"}, "<zlib>"},
-		{"evil_zfile.joblib", modelscan.Unsafe, []string{"double.system"}, "<joblib-zfile>"},
-		{"evil_gzip.joblib", modelscan.Unsafe, []string{"double.system"}, "<gzip>"},
-		{"evil_bz2.joblib", modelscan.Unsafe, []string{"double.system"}, "<bzip2>"},
-		{"evil_zlib_corrupt.joblib", modelscan.Unsafe, []string{"compressed.corrupt", "double.system"}, "<zlib>"},
-		{"evil_zlib_two_streams.joblib", modelscan.Unsafe, []string{"double.system"}, "<zlib>"},
+		{"evil_xz.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<xz>"},
+		{"evil_lzma.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<lzma>"},
+		{"evil_zlib.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<zlib>"},
+		{"evil_zfile.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<joblib-zfile>"},
+		{"evil_gzip.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<gzip>"},
+		{"evil_bz2.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<bzip2>"},
+		{"evil_zlib_corrupt.joblib", modelscan.Unsafe, []string{"compressed.corrupt", "pickle.unsafe-callable"}, "<zlib>"},
+		{"evil_zlib_two_streams.joblib", modelscan.Unsafe, []string{"pickle.unsafe-callable"}, "<zlib>"},
 	}
 	e := engine(modelscan.DefaultLimits())
 	for _, tc := range tests {
@@ -74,7 +53,7 @@ func TestCorpus(t *testing.T) {
 			for _, rule := range tc.rules {
 				found := false
 				for _, f := range res.Findings {
-					found = found || f.Rule == rule && (rule != "double.system" || f.Member == tc.member)
+					found = found || f.Rule == rule && (rule != "pickle.unsafe-callable" || f.Member == tc.member)
 				}
 				if !found {
 					t.Errorf("no %s (member %q): %+v", rule, tc.member, res.Findings)

@@ -3,41 +3,20 @@ package numpy
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/modelscan"
+	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
 	mzip "github.com/rampart-ai/rampart/internal/modelscan/zip"
 )
 
-// routingDouble is a TEST DOUBLE FOR ROUTING ONLY, not a pickle analyzer:
-// it claims bytes that start like a pickle (PROTO 2..5) and calls them
-// UNSAFE when they contain "system", so these tests check that object
-// array pickles reach the engine without depending on the pickle package.
-type routingDouble struct{}
-
-func (routingDouble) Name() string { return "pickle-double" }
-func (routingDouble) Match(h []byte) bool {
-	return len(h) >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5
-}
-func (routingDouble) Analyze(ctx context.Context, in *modelscan.Input) ([]modelscan.Finding, error) {
-	b := make([]byte, min(in.Size, 1<<20))
-	if _, err := in.R.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	if bytes.Contains(b, []byte("system")) {
-		return []modelscan.Finding{{Verdict: modelscan.Unsafe, Severity: rampart.SeverityCritical, Rule: "double.system", Offset: -1}}, nil
-	}
-	return nil, nil
-}
 
 func engine() *modelscan.Engine {
-	return modelscan.New(modelscan.DefaultLimits(), nil, mzip.New(), New(), routingDouble{})
+	return modelscan.New(modelscan.DefaultLimits(), nil, mzip.New(), New(), pickle.New())
 }
 
 func TestCorpus(t *testing.T) {
@@ -58,9 +37,9 @@ func TestCorpus(t *testing.T) {
 		{"object.npy", "numpy", modelscan.Clean, "", "", 0},
 		{"compressed.npz", "zip", modelscan.Clean, "", "", 0},
 		{"object.npz", "zip", modelscan.Clean, "", "", 0},
-		{"evil_object.npy", "numpy", modelscan.Unsafe, "double.system", "<object-array-pickle>", -1},
-		{"evil_struct_object.npy", "numpy", modelscan.Unsafe, "double.system", "<object-array-pickle>", -1},
-		{"evil.npz", "zip", modelscan.Unsafe, "double.system", "evil.npy!<object-array-pickle>", -1},
+		{"evil_object.npy", "numpy", modelscan.Unsafe, "pickle.unsafe-callable", "<object-array-pickle>", 30},
+		{"evil_struct_object.npy", "numpy", modelscan.Unsafe, "pickle.unsafe-callable", "<object-array-pickle>", 30},
+		{"evil.npz", "zip", modelscan.Unsafe, "pickle.unsafe-callable", "evil.npy!<object-array-pickle>", 30},
 		{"truncated.npy", "numpy", modelscan.Unscannable, "npy.truncated", "", 141},
 		{"trailing.npy", "numpy", modelscan.Suspicious, "npy.trailing-data", "", 144},
 		{"eval_header.npy", "numpy", modelscan.Unscannable, "npy.bad-header", "", 10},
@@ -143,7 +122,7 @@ func FuzzNpy(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	e := modelscan.New(modelscan.Limits{MaxBytes: 1 << 24, MaxDepth: 4, MaxMembers: 100, Timeout: 5 * time.Second}, nil, New(), routingDouble{})
+	e := modelscan.New(modelscan.Limits{MaxBytes: 1 << 24, MaxDepth: 4, MaxMembers: 100, Timeout: 5 * time.Second}, nil, New(), pickle.New())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := e.Scan(context.Background(), "f.npy", bytes.NewReader(b), int64(len(b))); err != nil {
 			t.Fatal(err)

@@ -4,42 +4,19 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"io"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/modelscan"
+	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
 )
 
-// routingDouble is a TEST DOUBLE FOR ROUTING ONLY, not a pickle analyzer:
-// it claims content that starts like a pickle (PROTO 2..5) and calls it
-// UNSAFE when the bytes contain "system", so these tests check that the
-// zip analyzer hands every member to the engine without depending on the
-// real pickle package (see TestRealPickle for that).
-type routingDouble struct{}
-
-func (routingDouble) Name() string { return "pickle-double" }
-func (routingDouble) Match(h []byte) bool {
-	return len(h) >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5
-}
-func (routingDouble) Analyze(ctx context.Context, in *modelscan.Input) ([]modelscan.Finding, error) {
-	b := make([]byte, min(in.Size, 1<<20))
-	if _, err := in.R.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	if bytes.Contains(b, []byte("system")) {
-		return []modelscan.Finding{{Verdict: modelscan.Unsafe, Severity: rampart.SeverityCritical, Rule: "double.system",
-			Callable: "posix.system", Offset: int64(bytes.Index(b, []byte("system")))}}, nil
-	}
-	return nil, nil
-}
-
 func engine(limits modelscan.Limits) *modelscan.Engine {
-	return modelscan.New(limits, nil, New(), routingDouble{})
+	return modelscan.New(limits, nil, New(), pickle.New())
 }
 
 func scan(t *testing.T, e *modelscan.Engine, path string) modelscan.Result {
@@ -73,8 +50,8 @@ func TestCorpus(t *testing.T) {
 		{"benign.zip", modelscan.Clean, "", "", any},
 		{"zip64.zip", modelscan.Clean, "", "", any},
 		{"torchscript.pt", modelscan.Unsafe, "torchscript.code", "archive/code/__torch__.py", any},
-		{"deflate_evil.zip", modelscan.Unsafe, "double.system", "payload.bin", any},
-		{"bzip2_evil.zip", modelscan.Unsafe, "double.system", "payload.bin", any},
+		{"deflate_evil.zip", modelscan.Unsafe, "pickle.unsafe-callable", "payload.bin", any},
+		{"bzip2_evil.zip", modelscan.Unsafe, "pickle.unsafe-callable", "payload.bin", any},
 		{"lzma_member.zip", modelscan.Unscannable, "zip.unsupported-compression", "payload.bin", 0},
 		{"bad_crc.zip", modelscan.Suspicious, "zip.crc-mismatch", "payload.bin", 41},
 		{"encrypted.zip", modelscan.Unsafe, "zip.encrypted", "payload.bin", 0},
@@ -91,7 +68,7 @@ func TestCorpus(t *testing.T) {
 		{"hidden_between.zip", modelscan.Unsafe, "zip.hidden-data", "", any},
 		{"trailing.zip", modelscan.Unsafe, "zip.trailing-data", "", any},
 		{"overlap.zip", modelscan.Unsafe, "zip.overlapping-members", "*", 0},
-		{"nested.zip", modelscan.Unsafe, "double.system", "inner.zip!evil.pkl", any},
+		{"nested.zip", modelscan.Unsafe, "pickle.unsafe-callable", "inner.zip!evil.pkl", any},
 	}
 	e := engine(modelscan.DefaultLimits())
 	for _, tc := range tests {
@@ -125,7 +102,7 @@ func TestPayloadBehindTricks(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			res := scan(t, e, filepath.Join("testdata", file))
-			if !has(res.Findings, "double.system", member, -2) {
+			if !has(res.Findings, "pickle.unsafe-callable", member, -2) {
 				t.Errorf("payload in %q not judged: %+v", member, res.Findings)
 			}
 		})
@@ -178,16 +155,20 @@ func TestBombBounded(t *testing.T) {
 // TestLargeMemberSpools: a deflated member above the in-memory limit goes
 // through a temp file and is still judged.
 func TestLargeMemberSpools(t *testing.T) {
-	big := make([]byte, modelscan.SpoolMemLimit+1<<20)
-	copy(big, "\x80\x02")
-	copy(big[len(big)-10:], "system")
+	// A real pickle of one large bytes object (protocol 4 BINBYTES8).
+	n := modelscan.SpoolMemLimit + 1<<20
+	big := make([]byte, 0, n+12)
+	big = append(big, 0x80, 0x04, 0x8e)
+	big = binary.LittleEndian.AppendUint64(big, uint64(n))
+	big = append(big, make([]byte, n)...)
+	big = append(big, '.')
 	z := writeZip(t, map[string][]byte{"big.pkl": big}, zip.Deflate)
 	res, err := engine(modelscan.DefaultLimits()).Scan(context.Background(), "big.zip", bytes.NewReader(z), int64(len(z)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The double only reads the first MiB: CLEAN, and no corruption
-	// findings means the spooled stream decompressed and checked fully.
+	// CLEAN, with no corruption findings: the spooled stream decompressed
+	// and the pickle analyzer read it to its STOP.
 	if res.Verdict != modelscan.Clean {
 		t.Errorf("verdict %s findings %+v", res.Verdict, res.Findings)
 	}
@@ -207,7 +188,7 @@ func TestUnknownMemberIsUnscannable(t *testing.T) {
 // TestTorchLayoutNeedsDataPkl: data/<n> members are skipped as tensor
 // storage only beside a data.pkl; elsewhere they are ordinary members.
 func TestTorchLayoutNeedsDataPkl(t *testing.T) {
-	z := writeZip(t, map[string][]byte{"archive/data/0": []byte("\x80\x02 system")}, zip.Store)
+	z := writeZip(t, map[string][]byte{"archive/data/0": []byte("\x80\x02cos\nsystem\n.")}, zip.Store)
 	res, err := engine(modelscan.DefaultLimits()).Scan(context.Background(), "x.zip", bytes.NewReader(z), int64(len(z)))
 	if err != nil {
 		t.Fatal(err)
