@@ -14,7 +14,6 @@ import (
 	"github.com/rampart-ai/rampart/internal/modelscan/pickle"
 )
 
-
 func engine(l modelscan.Limits) *modelscan.Engine {
 	return modelscan.New(l, nil, New(), pickle.New())
 }

@@ -14,7 +14,6 @@ import (
 	mzip "github.com/rampart-ai/rampart/internal/modelscan/zip"
 )
 
-
 func engine() *modelscan.Engine {
 	return modelscan.New(modelscan.DefaultLimits(), nil, mzip.New(), New(), pickle.New())
 }
