@@ -233,10 +233,11 @@ func readBundle(what, p string) (*signing.Bundle, error) {
 func newVerifyCmd(env *Env) *cobra.Command {
 	var (
 		keyPath, chainPath, identity, sigPath, scanSig string
+		trustedRoot, issuer                            string
 		requireScan                                    bool
 	)
 	c := &cobra.Command{
-		Use:   "verify MODEL --key PUBLIC.pem | --cert-chain ROOTS.pem",
+		Use:   "verify MODEL --key PUBLIC.pem | --cert-chain ROOTS.pem | --trusted-root trusted_root.json",
 		Short: "Verify a model's signature (and, optionally, its clean scan)",
 		Long: `Verify a model file or directory against its OpenSSF Model Signing v1.0
 signature: the DSSE signature with the given public key, or the embedded
@@ -251,22 +252,33 @@ over the same root digest, covering every file, with the verdict CLEAN.
 This is the gate to run before a model server loads a model, e.g. as a
 Kubernetes init container (see docs/signing.md).
 
-Sigstore keyless bundles (Fulcio certificates, Rekor entries) are not
-verified offline yet: verify them with --cert-chain against a root you
-trust, or with sigstore tooling.
+Sigstore keyless bundles (a Fulcio certificate and a Rekor log entry, as
+the model_signing tool writes with --sigstore) are verified offline with
+--trusted-root (a Sigstore trusted_root.json) plus --identity (the
+certificate's email or URI SAN) and --issuer (the OIDC issuer): the
+certificate chain, at least one transparency-log entry and an observed
+timestamp must check out. Scan attestations are written by "rampart sign
+--scan" with a key, so --require-clean-scan needs --key or --cert-chain.
 
 Exit status: 0 verified; 1 verification failed (the reason is printed);
 2 usage or I/O error.`,
 		Example: `  rampart verify ./my-model --key ./keys/public.pem --require-clean-scan
-  rampart verify model.safetensors --cert-chain roots.pem --identity ml-release@example.com -s model.safetensors.sig`,
+  rampart verify model.safetensors --cert-chain roots.pem --identity ml-release@example.com -s model.safetensors.sig
+  rampart verify ./my-model --trusted-root trusted_root.json --identity ml-release@example.com --issuer https://accounts.google.com`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model := args[0]
+			if trustedRoot != "" {
+				return verifyKeyless(env, model, sigPath, trustedRoot, identity, issuer, keyPath != "" || chainPath != "", requireScan)
+			}
+			if issuer != "" {
+				return Usage("--issuer needs --trusted-root")
+			}
 			if (keyPath == "") == (chainPath == "") {
-				return Usage("give exactly one of --key or --cert-chain")
+				return Usage("give exactly one of --key, --cert-chain or --trusted-root")
 			}
 			if identity != "" && chainPath == "" {
-				return Usage("--identity needs --cert-chain")
+				return Usage("--identity needs --cert-chain or --trusted-root")
 			}
 			t := &signing.Trust{Identity: identity}
 			if keyPath != "" {
@@ -333,6 +345,8 @@ Exit status: 0 verified; 1 verification failed (the reason is printed);
 	fl.StringVar(&keyPath, "key", "", "ECDSA public key (PEM, PKIX) the model was signed with")
 	fl.StringVar(&chainPath, "cert-chain", "", "trusted root certificates (PEM) for signatures that carry a certificate chain")
 	fl.StringVar(&identity, "identity", "", "required email or URI SAN of the signing certificate")
+	fl.StringVar(&trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for offline verification of a keyless bundle")
+	fl.StringVar(&issuer, "issuer", "", "OIDC issuer the keyless certificate must name (with --trusted-root)")
 	fl.StringVarP(&sigPath, "signature", "s", "", "signature path (default: model.sig inside the directory or beside the file)")
 	fl.StringVar(&scanSig, "scan-signature", "", "scan attestation path (default: model.scan.sig next to the signature)")
 	fl.BoolVar(&requireScan, "require-clean-scan", false, "also require a signed scan attestation with the verdict CLEAN")
@@ -346,4 +360,33 @@ func verifyErr(err error) error {
 		return Findings("%v", err)
 	}
 	return Usage("%v", err)
+}
+
+// verifyKeyless verifies a Sigstore keyless signature of model offline.
+func verifyKeyless(env *Env, model, sigPath, trustedRoot, identity, issuer string, withKey, requireScan bool) error {
+	switch {
+	case withKey:
+		return Usage("--trusted-root is for keyless bundles: do not combine it with --key or --cert-chain")
+	case identity == "" || issuer == "":
+		return Usage("--trusted-root needs --identity and --issuer: a keyless signature is only as good as the identity it must carry")
+	case requireScan:
+		return Usage("--require-clean-scan needs the key-signed scan attestation (--key or --cert-chain)")
+	}
+	sp, scan, err := signing.SignaturePaths(model, sigPath)
+	if err != nil {
+		return Usage("%v", err)
+	}
+	var ignore []string
+	for _, p := range []string{sp, scan} {
+		if rel, ok := signing.InsideModel(model, p); ok {
+			ignore = append(ignore, rel)
+		}
+	}
+	res, err := signing.VerifyKeylessModel(model, sp, trustedRoot, signing.Keyless{Identity: identity, Issuer: issuer}, ignore)
+	if err != nil {
+		return verifyErr(err)
+	}
+	fmt.Fprintf(env.Stdout, "verified %s: %d files, %d resources (%s), root sha256:%s, signed by %s (keyless)\n",
+		model, res.Files, res.Resources, res.Method, res.RootDigest, res.Signer)
+	return nil
 }

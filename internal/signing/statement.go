@@ -101,7 +101,14 @@ func VerifyModel(root string, b *Bundle, t *Trust, extraIgnore []string) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	st, root0, err := parseStatement(v.Payload, SignaturePredicate)
+	return VerifyModelPayload(root, v.Payload, v.Signer, extraIgnore)
+}
+
+// VerifyModelPayload checks the model at root against a statement payload
+// whose signature was already verified (by [Trust.VerifyBundle] or by
+// Sigstore keyless verification); signer describes who signed it.
+func VerifyModelPayload(root string, payload []byte, signer string, extraIgnore []string) (*Result, error) {
+	st, root0, err := parseStatement(payload, SignaturePredicate)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +181,7 @@ func VerifyModel(root string, b *Bundle, t *Trust, extraIgnore []string) (*Resul
 	}
 	return &Result{
 		Model: name, RootDigest: hex.EncodeToString(root0), Method: ser.Method,
-		Files: len(files), Resources: len(pred.Resources), Signer: v.Signer,
+		Files: len(files), Resources: len(pred.Resources), Signer: signer,
 		Manifest: &Manifest{Name: st.Subject[0].Name, Serialization: ser, Resources: pred.Resources, Files: files},
 	}, nil
 }
