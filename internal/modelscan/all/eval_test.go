@@ -26,6 +26,7 @@ var benign = map[string]bool{
 	"joblib/model_lzma.joblib": true, "joblib/model_xz.joblib": true,
 	"safetensors/valid.safetensors": true, "safetensors/model-00001-of-00002.safetensors": true,
 	"safetensors/model-00002-of-00002.safetensors": true, "safetensors/model.safetensors.index.json": true,
+	"keras/benign.keras":     true,
 	"gguf/valid.gguf":        true,
 	"onnx/torch_export.onnx": true, "onnx/local_function.onnx": true,
 	"hdf5/benign_fixed.h5": true, "hdf5/benign_vlen.h5": true, "hdf5/benign_latest.h5": true,
@@ -48,7 +49,7 @@ func TestEvaluationCorpus(t *testing.T) {
 	}
 	var rows []row
 	for _, pkg := range []string{"pickle/testdata/benign", "pickle/testdata/malicious", "zip/testdata", "numpy/testdata",
-		"joblib/testdata", "safetensors/testdata", "gguf/testdata", "onnx/testdata", "hdf5/testdata"} {
+		"joblib/testdata", "safetensors/testdata", "gguf/testdata", "onnx/testdata", "keras/testdata", "hdf5/testdata"} {
 		dir := filepath.Join("..", pkg)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
