@@ -674,14 +674,13 @@ var datatypes = map[string]bool{
 func validDatatype(s string) bool { return datatypes[s] }
 
 func validateAddr(a string) error {
-	host, port, err := net.SplitHostPort(a)
+	_, port, err := net.SplitHostPort(a)
 	if err != nil {
 		return err
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return fmt.Errorf("bad port %q", port)
 	}
-	_ = host
 	return nil
 }
 
@@ -696,6 +695,3 @@ func isLoopback(a string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-// IsLoopback reports whether addr (host:port) is a loopback address.
-func IsLoopback(addr string) bool { return isLoopback(addr) }

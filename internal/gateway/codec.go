@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/protocol"
@@ -48,8 +49,8 @@ func (oipCodec) decode(r *http.Request, body []byte, lim protocol.Limits, inf *r
 	}
 	jsonLen := -1
 	if v := r.Header.Get("Inference-Header-Content-Length"); v != "" {
-		n, err := parseNonNeg(v)
-		if err != nil {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || len(v) > 12 || v[0] < '0' || v[0] > '9' {
 			return rampart.Errorf(rampart.CodeInvalid, "invalid Inference-Header-Content-Length")
 		}
 		jsonLen = n
@@ -125,27 +126,6 @@ func (genericCodec) writeError(w http.ResponseWriter, code rampart.Code, msg, id
 }
 
 func (genericCodec) streams(*rampart.Inference) bool { return false }
-
-func parseNonNeg(s string) (int, error) {
-	n := 0
-	if s == "" || len(s) > 12 {
-		return 0, errBadNumber
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, errBadNumber
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, nil
-}
-
-type constErr string
-
-func (e constErr) Error() string { return string(e) }
-
-const errBadNumber = constErr("not a non-negative integer")
 
 // safeToken returns s if it is a short token, else a placeholder, so
 // client-controlled text is not echoed back raw.

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/rampart-ai/rampart"
+	"github.com/rampart-ai/rampart/internal/protocol"
+	"github.com/rampart-ai/rampart/internal/protocol/oip"
 	"github.com/rampart-ai/rampart/internal/signing"
 )
 
@@ -90,6 +94,20 @@ func TestWithVerified(t *testing.T) {
 	for _, tc := range tests {
 		if got := string(withVerified([]byte(tc.in), d)); got != tc.want {
 			t.Errorf("%s -> %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestInferenceHeaderLength: the Triton binary extension's JSON length
+// header must be a plain non-negative decimal.
+func TestInferenceHeaderLength(t *testing.T) {
+	body := []byte(`{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}`)
+	for _, v := range []string{"+5", "-1", "abc", "9999999999999", " 5"} {
+		r := httptest.NewRequest("POST", "/v2/models/m/infer", nil)
+		r.Header.Set("Inference-Header-Content-Length", v)
+		inf := rampart.Inference{Operation: oip.OpInfer}
+		if err := (oipCodec{}).decode(r, body, protocol.DefaultLimits(), &inf); rampart.ErrorCode(err) != rampart.CodeInvalid {
+			t.Errorf("%q: %v, want invalid_request", v, err)
 		}
 	}
 }

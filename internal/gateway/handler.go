@@ -478,7 +478,7 @@ func (x *exchange) forward(d rampart.Decision, rel string, body []byte) {
 		_, err = openai.RelaySSE(cw, flush, resp.Body, maxSSEEvent, nil)
 		n = cw.n
 	} else {
-		n, err = proxy.CopyBody(x.w, resp.Body, nil)
+		n, err = proxy.CopyBody(x.w, resp.Body)
 	}
 	if err != nil {
 		x.s.metrics.UpstreamErrors.WithLabelValues(rt.name, "protocol").Inc()

@@ -239,30 +239,13 @@ func isCredential(k string) bool {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// CopyBody streams src to w, flushing after each read when flush is set so
-// slow, chunked answers reach the client as they come.
-func CopyBody(w io.Writer, src io.Reader, flush func()) (int64, error) {
+// CopyBody streams src to w through a pooled buffer.
+func CopyBody(w io.Writer, src io.Reader) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		k, err := src.Read(buf)
-		if k > 0 {
-			wk, werr := w.Write(buf[:k])
-			n += int64(wk)
-			if werr != nil {
-				return n, werr
-			}
-			if flush != nil {
-				flush()
-			}
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+	// Only the Write side is wrapped: io.CopyBuffer would otherwise use a
+	// ReaderFrom or WriterTo and bypass the pooled buffer.
+	return io.CopyBuffer(writerOnly{w}, src, *bp)
 }
+
+type writerOnly struct{ io.Writer }
