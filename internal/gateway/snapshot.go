@@ -173,7 +173,10 @@ func compileRoute(cfg *config.Config, i int, rc *config.Route, s *snapshot, id i
 	}
 	r.stages = append(r.stages, rateStage{route: rc.Name, def: rc.RateLimit, store: rates})
 	if rc.Protocol == rampart.ProtocolOIP && rc.Models != nil {
-		r.stages = append(r.stages, schemaStage{models: rc.Models, meta: newMetaCache(rc.Upstream, rc.UpstreamTimeout)})
+		mc := newMetaCache(rc.Upstream, rc.UpstreamTimeout)
+		// A retired snapshot must not keep its metadata connections open.
+		s.closers = append(s.closers, mc.client.CloseIdleConnections)
+		r.stages = append(r.stages, schemaStage{models: rc.Models, meta: mc})
 	}
 	fm := pipeline.FailClosed
 	if rc.OnError == "open" {
