@@ -229,36 +229,15 @@ func TestUpstreamHeaderBomb(t *testing.T) {
 // inference or a model load would run twice).
 func TestPostIsNeverReplayed(t *testing.T) {
 	var posts atomic.Int32
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if req.Method == "POST" {
-						posts.Add(1)
-						return // drop the connection without an answer
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}(c)
+	addr := rawUpstream(t, func(c net.Conn, req *http.Request) bool {
+		if req.Method == "POST" {
+			posts.Add(1)
+			return false // drop the connection without an answer
 		}
-	}()
-	up, _ := New("http://"+ln.Addr().String(), 2*time.Second)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	up, _ := New("http://"+addr, 2*time.Second)
 	defer up.Close()
 	resp, cancel, err := up.Do(context.Background(), &Request{Method: "GET", Path: "/"})
 	if err != nil {
@@ -278,35 +257,15 @@ func TestPostIsNeverReplayed(t *testing.T) {
 // after a HEAD answer must not leave those bytes to become the next
 // caller's answer.
 func TestHeadAnswerWithBodyIsNotReused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.Method == "HEAD" {
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
-						continue
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
-				}
-			}(c)
+	addr := rawUpstream(t, func(c net.Conn, req *http.Request) bool {
+		if req.Method == "HEAD" {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
+			return true
 		}
-	}()
-	up, _ := New("http://"+ln.Addr().String(), 2*time.Second)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+		return true
+	})
+	up, _ := New("http://"+addr, 2*time.Second)
 	defer up.Close()
 	resp, cancel, err := up.Do(context.Background(), &Request{Method: "HEAD", Path: "/"})
 	if err != nil {
@@ -331,4 +290,39 @@ func TestCopyResponseHeaderDropsHopByHop(t *testing.T) {
 	if len(dst) != 1 || dst.Get("Content-Type") == "" {
 		t.Fatalf("%v", dst)
 	}
+}
+
+// rawUpstream serves HTTP/1.1 by hand so a test can misbehave as real
+// servers do; answer writes the reply for each request and returns false
+// to drop the connection. It returns the listening address.
+func rawUpstream(t *testing.T, answer func(c net.Conn, req *http.Request) bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if !answer(c, req) {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return ln.Addr().String()
 }
