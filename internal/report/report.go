@@ -1,5 +1,7 @@
-// Package report writes scan results for people and for machines: a
-// terminal table, one JSON object, and SARIF 2.1.0 for code-scanning tools.
+// Package report writes results for people and for machines: a terminal
+// table, one JSON object, and SARIF 2.1.0 for code-scanning tools; a
+// generic terminal [Grid]; and self-contained HTML reports with inline SVG
+// plots ([WriteHTML]) for the data guard.
 // Every rampart command that judges files (scan, and later sign --scan and
 // verify) writes through this package, so the formats stay the same
 // everywhere.
