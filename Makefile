@@ -5,7 +5,7 @@ BIN     := bin/rampart
 PKGS    := ./...
 FUZZTIME ?= 20s
 
-.PHONY: help build test lint fuzz bench check demo clean
+.PHONY: help build test lint fuzz bench eval check demo clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,9 +23,13 @@ lint: ## gofmt and go vet
 fuzz: ## run every native fuzz target for FUZZTIME each
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-bench: build ## benchmarks: gateway (direct vs nginx vs rampart) and scanner (writes bench/results/)
+bench: build ## benchmarks: gateway (vs nginx), scanner, data profiling (vs pandas); writes bench/results/
 	bash bench/gateway.sh
 	bash bench/scan.sh
+	bash bench/data.sh
+
+eval: build ## data-guard detection evaluation on scikit-learn and Fashion-MNIST data
+	RAMPART_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run 'TestDataEval|TestDataAuditPlanted' -timeout 30m ./test/e2e
 
 check: lint test ## what CI runs
 

@@ -76,6 +76,7 @@ var commands = []func(*Env) *cobra.Command{
 	newScanCmd,
 	newSignCmd,
 	newVerifyCmd,
+	newDataCmd,
 	newUpstreamCmd,
 }
 
