@@ -345,3 +345,9 @@ func sortWeightedSample(v, w []float64) ([]weightedPoint, float64, error) {
 	})
 	return out, total, nil
 }
+
+// KS2AsymptoticSF is the large-sample two-sided p-value of a two-sample
+// statistic d for sample sizes n and m, as KS2's asymptotic branch
+// computes it. Callers that adjust d (a sketch-based test that discounts
+// the sketches' rank error) use it to get the matching p-value.
+func KS2AsymptoticSF(n, m, d float64) float64 { return ksAsympSF(n, m, d) }
