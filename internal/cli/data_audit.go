@@ -15,12 +15,13 @@ func newDataAuditCmd(env *Env) *cobra.Command {
 	var (
 		df                             dataFlags
 		label, against, format, htmlTo string
-		near, minShare, outlierZ       float64
+		near, minShare, outTop, outIso float64
 		maxCells                       int64
 		folds                          int
 		seed                           uint64
 		skip                           []string
 		limit                          int
+		scores                         bool
 	)
 	c := &cobra.Command{
 		Use:   "audit DATA --label COL [--against OTHER]",
@@ -33,9 +34,10 @@ ranked by score:
                       deviations) of another row
   conflicting_labels  identical features with different labels
   leakage             a row that also appears in --against (e.g. the test set)
-  outlier             far from the bulk of the data: an ensemble of an
-                      isolation forest, ECOD and a shrunk-covariance
-                      Mahalanobis distance, flagged above a robust cut-off
+  outlier             far from the bulk of the data: ranked by an ensemble of
+                      ECOD and a robust (MCD) Mahalanobis distance, flagged
+                      in the top --outlier-top when an isolation forest also
+                      isolates it (score above --outlier-isolation)
   class_imbalance     a class far rarer than the others, or class proportions
                       that differ from --against
   label_noise         a label that a model trained out of fold (in Go, by
@@ -67,7 +69,7 @@ The feature matrix is held in memory (bounded by --max-cells). Row numbers are
 			prog := newRowProgress(env, df.progress, "auditing")
 			res, err := dataguard.Audit(args[0], dopt, dataguard.AuditOptions{
 				Label: label, Against: against, NearTolerance: near, MaxCells: maxCells,
-				MinClassShare: minShare, OutlierZ: outlierZ, Folds: folds, Seed: seed, Skip: skip,
+				MinClassShare: minShare, OutlierTop: outTop, OutlierIsolation: outIso, Folds: folds, Seed: seed, Skip: skip,
 				Progress: func(stage string) {
 					if prog.bar != nil {
 						prog.bar.Describe(stage)
@@ -83,6 +85,9 @@ The feature matrix is held in memory (bounded by --max-cells). Row numbers are
 				}
 			}
 			if format == "json" {
+				if scores {
+					res.WithScores()
+				}
 				if err := writeJSON(env.Stdout, res); err != nil {
 					return err
 				}
@@ -102,11 +107,13 @@ The feature matrix is held in memory (bounded by --max-cells). Row numbers are
 	c.Flags().StringVar(&htmlTo, "html", "", "also write a self-contained HTML report with plots to this file")
 	c.Flags().Float64Var(&near, "near-tolerance", dataguard.DefaultNearTolerance, "near duplicates: largest RMS difference of standardized features")
 	c.Flags().Float64Var(&minShare, "min-class-share", dataguard.DefaultMinClassShare, "a class below this fraction of the mean class size is reported")
-	c.Flags().Float64Var(&outlierZ, "outlier-z", dataguard.DefaultOutlierZ, "outlier cut-off in robust standard deviations of the ensemble score")
+	c.Flags().Float64Var(&outTop, "outlier-top", dataguard.DefaultOutlierTop, "outliers: the largest fraction of rows flagged (top of the ensemble ranking)")
+	c.Flags().Float64Var(&outIso, "outlier-isolation", dataguard.DefaultOutlierIsolation, "outliers: the isolation-forest score (0.5 ordinary, 1 isolated) a flagged row must exceed")
 	c.Flags().Int64Var(&maxCells, "max-cells", dataguard.DefaultMaxCells, "largest feature matrix (rows × columns) held in memory")
 	c.Flags().IntVar(&folds, "folds", 5, "cross-validation folds for the label-noise model")
 	c.Flags().Uint64Var(&seed, "seed", 1, "random seed (isolation forest, folds, model)")
 	c.Flags().StringSliceVar(&skip, "skip", nil, "analyses to skip: label_noise, outlier, near_duplicate")
+	c.Flags().BoolVar(&scores, "scores", false, "JSON output: include every row's outlier and label-noise scores")
 	c.Flags().IntVar(&limit, "limit", 50, "table output: most findings listed per kind (JSON lists all)")
 	return c
 }

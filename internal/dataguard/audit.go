@@ -38,9 +38,11 @@ const (
 	// DefaultMinClassShare: a class with fewer rows than this fraction
 	// of the mean class size is reported as rare.
 	DefaultMinClassShare = 0.2
-	// DefaultOutlierZ: a row is an outlier when its ensemble score lies
-	// this many robust standard deviations (1.4826·MAD) above the median.
-	DefaultOutlierZ = 4.0
+	// DefaultOutlierTop and DefaultOutlierIsolation: a row is an outlier
+	// when it ranks in the top 1% of the ensemble and its isolation forest
+	// score exceeds 0.6 (see auditOutliers).
+	DefaultOutlierTop       = 0.01
+	DefaultOutlierIsolation = 0.6
 	// nearPairBudget bounds the distance computations of the near
 	// duplicate search; past it the search stops and says so.
 	nearPairBudget = 2_000_000_000
@@ -55,9 +57,12 @@ type AuditOptions struct {
 	NearTolerance float64
 	MaxCells      int64
 	MinClassShare float64
-	OutlierZ      float64
-	Folds         int
-	Seed          uint64
+	// OutlierTop is the largest fraction of rows flagged as outliers;
+	// OutlierIsolation the isolation score a flagged row must exceed.
+	OutlierTop       float64
+	OutlierIsolation float64
+	Folds            int
+	Seed             uint64
 	// Skip lists analyses to leave out: label_noise, outlier, near_duplicate.
 	Skip     []string
 	Progress func(stage string)
@@ -73,8 +78,11 @@ func (o AuditOptions) withDefaults() AuditOptions {
 	if o.MinClassShare <= 0 {
 		o.MinClassShare = DefaultMinClassShare
 	}
-	if o.OutlierZ <= 0 {
-		o.OutlierZ = DefaultOutlierZ
+	if o.OutlierTop <= 0 {
+		o.OutlierTop = DefaultOutlierTop
+	}
+	if o.OutlierIsolation <= 0 {
+		o.OutlierIsolation = DefaultOutlierIsolation
 	}
 	if o.Folds < 2 {
 		o.Folds = 5
@@ -110,11 +118,34 @@ type AuditResult struct {
 	Findings []Finding      `json:"findings"`
 	Notes    []string       `json:"notes,omitempty"`
 
-	// Per-row scores for reports (not serialised).
+	// Scores holds every row's scores when asked for (WithScores):
+	// "outlier" (the ensemble score) and "label_noise" (1 − the out-of-
+	// fold probability of the given label; null for unlabelled rows).
+	Scores map[string][]*float64 `json:"scores,omitempty"`
+
+	// Per-row scores for reports.
 	OutlierScores []float64 `json:"-"`
 	OutlierFlag   []bool    `json:"-"`
 	NoiseScores   []float64 `json:"-"`
 	NoiseFlag     []bool    `json:"-"`
+}
+
+// WithScores fills r.Scores from the per-row scores.
+func (r *AuditResult) WithScores() {
+	r.Scores = map[string][]*float64{}
+	for name, xs := range map[string][]float64{"outlier": r.OutlierScores, "label_noise": r.NoiseScores} {
+		if xs == nil {
+			continue
+		}
+		out := make([]*float64, len(xs))
+		for i, x := range xs {
+			if !math.IsNaN(x) {
+				v := x
+				out[i] = &v
+			}
+		}
+		r.Scores[name] = out
+	}
 }
 
 // table is a dataset held in memory for auditing.
@@ -778,43 +809,33 @@ func auditClassShift(t, o *table, res *AuditResult) {
 		Reason: fmt.Sprintf("class proportions differ from %s (chi-squared %.4g, p = %.2g)", res.Against, stat, p)})
 }
 
-// auditOutliers scores every row with the ensemble and flags rows far
-// above the bulk of the scores.
+// auditOutliers ranks every row with the ensemble score (the mean rank of
+// ECOD and a robust Mahalanobis distance, which ranks outliers best on the
+// evaluation sets) and flags a row only when it is both in the top
+// OutlierTop of that ranking and isolated in absolute terms: its isolation
+// forest score exceeds OutlierIsolation. The ensemble is rank based, so it
+// cannot say by itself whether anything is anomalous at all; the isolation
+// score can (0.5 is an ordinary row, 1 a row isolated at once), so clean
+// data gets no outlier findings rather than a fixed quota.
 func auditOutliers(t *table, z *stats.Matrix, opt AuditOptions, res *AuditResult) {
-	scores, _ := stats.OutlierScore(z, opt.Seed)
-	med, mad := medianMAD(scores)
-	cut := med + opt.OutlierZ*1.4826*mad
+	scores, parts := stats.OutlierScore(z, opt.Seed)
+	iso := parts["iforest"]
+	order := make([]int, len(scores))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	top := int(math.Ceil(opt.OutlierTop * float64(len(scores))))
 	res.OutlierScores = scores
 	res.OutlierFlag = make([]bool, len(scores))
-	for i, s := range scores {
-		if mad > 0 && s > cut {
-			res.OutlierFlag[i] = true
-			res.Findings = append(res.Findings, Finding{Kind: KindOutlier, Row: ptr(i), Score: s,
-				Reason: fmt.Sprintf("outlier score %.3g; the median row scores %.3g (cut-off %.3g)", s, med, cut)})
+	for rank, i := range order[:min(top, len(order))] {
+		if iso == nil || iso[i] <= opt.OutlierIsolation {
+			continue
 		}
+		res.OutlierFlag[i] = true
+		res.Findings = append(res.Findings, Finding{Kind: KindOutlier, Row: ptr(i), Score: scores[i],
+			Reason: fmt.Sprintf("ranks %d of %d by the outlier ensemble (score %.3f); isolation score %.3f", rank+1, len(scores), scores[i], iso[i])})
 	}
-}
-
-func medianMAD(xs []float64) (float64, float64) {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	med := quantileSorted(s, 0.5)
-	dev := make([]float64, len(s))
-	for i, x := range s {
-		dev[i] = math.Abs(x - med)
-	}
-	slices.Sort(dev)
-	return med, quantileSorted(dev, 0.5)
-}
-
-func quantileSorted(s []float64, q float64) float64 {
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	pos := q * float64(len(s)-1)
-	lo := int(math.Floor(pos))
-	hi := min(lo+1, len(s)-1)
-	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
 }
 
 // auditLabelNoise trains a model out of fold and runs confident learning.
@@ -844,7 +865,7 @@ func auditLabelNoise(t *table, z *stats.Matrix, opt AuditOptions, res *AuditResu
 			return fmt.Errorf("class %q has %d rows, fewer than the %d folds", c.Value, c.Count, opt.Folds)
 		}
 	}
-	probs, err := learn.OutOfFoldProba(x, y, len(cc), learn.Options{Folds: opt.Folds, Seed: opt.Seed})
+	issues, probs, err := learn.DetectLabelIssuesProba(x, y, len(cc), learn.Options{Folds: opt.Folds, Seed: opt.Seed})
 	if err != nil {
 		return err
 	}
@@ -856,7 +877,7 @@ func auditLabelNoise(t *table, z *stats.Matrix, opt AuditOptions, res *AuditResu
 	for k, i := range rows {
 		res.NoiseScores[i] = 1 - probAt(probs, k, y[k])
 	}
-	for _, is := range learn.FindLabelIssues(probs, y, len(cc)) {
+	for _, is := range issues {
 		i := rows[is.Row]
 		res.NoiseFlag[i] = true
 		res.Findings = append(res.Findings, Finding{Kind: KindLabelNoise, Row: ptr(i), Score: is.Score,
