@@ -183,6 +183,15 @@ func (c *closing) Close() error {
 	return err
 }
 
+// Extra lets the names of unrequested columns through Open's file-closing
+// wrapper (it embeds only the Source interface).
+func (c *closing) Extra() []string {
+	if e, ok := c.Source.(interface{ Extra() []string }); ok {
+		return e.Extra()
+	}
+	return nil
+}
+
 // gzipErrors names the file in decompression errors (a truncated .gz).
 type gzipErrors struct {
 	path string
