@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs Rampart's whole test suite on a fresh Debian machine with only Go
 # installed. It installs what the end-to-end tests need (Debian's python3
-# with PyTorch and scikit-learn for real upstream model servers, Node.js and
-# the official openai npm client) and then runs every Go test, end-to-end
+# with PyTorch and scikit-learn for real upstream model servers, scipy for
+# reference statistics, Fashion-MNIST for the data guard's evaluation,
+# Node.js and the official openai npm client) and then runs every Go test, end-to-end
 # tests included, against the real binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
 need_pkgs=()
-/usr/bin/python3 -c 'import torch, sklearn, numpy' 2>/dev/null || need_pkgs+=(python3-torch python3-sklearn python3-numpy)
+/usr/bin/python3 -c 'import torch, sklearn, numpy, scipy' 2>/dev/null || need_pkgs+=(python3-torch python3-sklearn python3-numpy python3-scipy)
+# The data guard's evaluation reads Debian's Fashion-MNIST.
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need_pkgs+=(dataset-fashion-mnist)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
