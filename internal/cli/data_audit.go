@@ -37,7 +37,8 @@ ranked by score:
   outlier             far from the bulk of the data: ranked by an ensemble of
                       ECOD and a robust (MCD) Mahalanobis distance, flagged
                       in the top --outlier-top when an isolation forest also
-                      isolates it (score above --outlier-isolation)
+                      isolates it more than any row of Gaussian data of the
+                      same shape
   class_imbalance     a class far rarer than the others, or class proportions
                       that differ from --against
   label_noise         a label that a model trained out of fold (in Go, by
@@ -105,10 +106,10 @@ The feature matrix is held in memory (bounded by --max-cells). Row numbers are
 	c.Flags().StringVar(&against, "against", "", "a second file (e.g. the test set) to check for leakage and class shift")
 	c.Flags().StringVar(&format, "format", "table", "output: table or json")
 	c.Flags().StringVar(&htmlTo, "html", "", "also write a self-contained HTML report with plots to this file")
-	c.Flags().Float64Var(&near, "near-tolerance", dataguard.DefaultNearTolerance, "near duplicates: largest RMS difference of standardized features")
+	c.Flags().Float64Var(&near, "near-tolerance", 0, "near duplicates: largest RMS difference of standardized features (default 0.05, less with few features)")
 	c.Flags().Float64Var(&minShare, "min-class-share", dataguard.DefaultMinClassShare, "a class below this fraction of the mean class size is reported")
 	c.Flags().Float64Var(&outTop, "outlier-top", dataguard.DefaultOutlierTop, "outliers: the largest fraction of rows flagged (top of the ensemble ranking)")
-	c.Flags().Float64Var(&outIso, "outlier-isolation", dataguard.DefaultOutlierIsolation, "outliers: the isolation-forest score (0.5 ordinary, 1 isolated) a flagged row must exceed")
+	c.Flags().Float64Var(&outIso, "outlier-isolation", 0, "outliers: the isolation-forest score (0.5 ordinary, 1 isolated) a flagged row must exceed (default: the highest score of a Gaussian sample of the same shape)")
 	c.Flags().Int64Var(&maxCells, "max-cells", dataguard.DefaultMaxCells, "largest feature matrix (rows × columns) held in memory")
 	c.Flags().IntVar(&folds, "folds", 5, "cross-validation folds for the label-noise model")
 	c.Flags().Uint64Var(&seed, "seed", 1, "random seed (isolation forest, folds, model)")

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+
+	"gonum.org/v1/gonum/mathext"
 
 	"github.com/rampart-ai/rampart/internal/data"
 	"github.com/rampart-ai/rampart/internal/learn"
@@ -31,18 +34,20 @@ const (
 const (
 	// DefaultNearTolerance: two rows are near duplicates when the root
 	// mean square of their standardized feature differences is at most
-	// this (5% of a standard deviation per feature).
+	// this (5% of a standard deviation per feature), or less for data with
+	// few features (see NearTolerance).
 	DefaultNearTolerance = 0.05
+	// nearChance is the probability, per pair, that two independent rows
+	// of standard Gaussian data fall within the default tolerance.
+	nearChance = 1e-12
 	// DefaultMaxCells bounds the feature matrix an audit holds in memory.
 	DefaultMaxCells = 200_000_000
 	// DefaultMinClassShare: a class with fewer rows than this fraction
 	// of the mean class size is reported as rare.
 	DefaultMinClassShare = 0.2
-	// DefaultOutlierTop and DefaultOutlierIsolation: a row is an outlier
-	// when it ranks in the top 1% of the ensemble and its isolation forest
-	// score exceeds 0.6 (see auditOutliers).
-	DefaultOutlierTop       = 0.01
-	DefaultOutlierIsolation = 0.6
+	// DefaultOutlierTop: a row is an outlier only when it ranks in the
+	// top 1% of the ensemble (and is isolated: see auditOutliers).
+	DefaultOutlierTop = 0.01
 	// nearPairBudget bounds the distance computations of the near
 	// duplicate search; past it the search stops and says so.
 	nearPairBudget = 2_000_000_000
@@ -58,7 +63,8 @@ type AuditOptions struct {
 	MaxCells      int64
 	MinClassShare float64
 	// OutlierTop is the largest fraction of rows flagged as outliers;
-	// OutlierIsolation the isolation score a flagged row must exceed.
+	// OutlierIsolation the isolation score a flagged row must exceed (0:
+	// calibrated on Gaussian data of the same shape).
 	OutlierTop       float64
 	OutlierIsolation float64
 	Folds            int
@@ -68,10 +74,31 @@ type AuditOptions struct {
 	Progress func(stage string)
 }
 
-func (o AuditOptions) withDefaults() AuditOptions {
-	if o.NearTolerance <= 0 {
-		o.NearTolerance = DefaultNearTolerance
+// NearTolerance is the default near-duplicate tolerance for d features:
+// 0.05, or less when d is small. With few features, two unrelated rows are
+// often close (in one dimension, any two values within 0.05 standard
+// deviations), so the tolerance shrinks until two independent rows of
+// standard Gaussian data are within it with probability at most 1e-12:
+// their difference is N(0, 2I), so |Δ|² / 2 is chi-squared with d degrees
+// of freedom, and the RMS tolerance is √(2q/d) for q its 1e-12 quantile.
+func NearTolerance(d int) float64 {
+	if d <= 0 {
+		return DefaultNearTolerance
 	}
+	a := float64(d) / 2
+	lo, hi := 0.0, float64(d)
+	for range 200 {
+		mid := (lo + hi) / 2
+		if mathext.GammaIncReg(a, mid/2) < nearChance {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return math.Min(DefaultNearTolerance, math.Sqrt(2*lo/float64(d)))
+}
+
+func (o AuditOptions) withDefaults() AuditOptions {
 	if o.MaxCells <= 0 {
 		o.MaxCells = DefaultMaxCells
 	}
@@ -80,9 +107,6 @@ func (o AuditOptions) withDefaults() AuditOptions {
 	}
 	if o.OutlierTop <= 0 {
 		o.OutlierTop = DefaultOutlierTop
-	}
-	if o.OutlierIsolation <= 0 {
-		o.OutlierIsolation = DefaultOutlierIsolation
 	}
 	if o.Folds < 2 {
 		o.Folds = 5
@@ -286,6 +310,9 @@ func Audit(path string, dopt data.Options, opt AuditOptions) (*AuditResult, erro
 		return res, nil
 	}
 	z, center, scale := standardize(t)
+	if opt.NearTolerance <= 0 {
+		opt.NearTolerance = NearTolerance(len(t.names))
+	}
 	opt.Progress("duplicates")
 	dupOf := auditDuplicates(t, res)
 	if !slices.Contains(opt.Skip, "near_duplicate") && len(t.names) > 0 {
@@ -813,13 +840,20 @@ func auditClassShift(t, o *table, res *AuditResult) {
 // ECOD and a robust Mahalanobis distance, which ranks outliers best on the
 // evaluation sets) and flags a row only when it is both in the top
 // OutlierTop of that ranking and isolated in absolute terms: its isolation
-// forest score exceeds OutlierIsolation. The ensemble is rank based, so it
-// cannot say by itself whether anything is anomalous at all; the isolation
-// score can (0.5 is an ordinary row, 1 a row isolated at once), so clean
-// data gets no outlier findings rather than a fixed quota.
+// forest score exceeds a cut-off. The ensemble is rank based, so it cannot
+// say by itself whether anything is anomalous at all. The isolation score
+// can, but what counts as high depends on the number of features (tail
+// points of low-dimensional data isolate quickly), so the default cut-off
+// is calibrated: the highest score the same forest settings give any row
+// of a standard Gaussian sample of the same size and width. Gaussian-like
+// clean data therefore gets no outlier findings rather than a quota.
 func auditOutliers(t *table, z *stats.Matrix, opt AuditOptions, res *AuditResult) {
 	scores, parts := stats.OutlierScore(z, opt.Seed)
 	iso := parts["iforest"]
+	cut := opt.OutlierIsolation
+	if cut <= 0 {
+		cut = gaussianIsolationCut(z.Rows, z.Cols, opt.Seed)
+	}
 	order := make([]int, len(scores))
 	for i := range order {
 		order[i] = i
@@ -829,13 +863,25 @@ func auditOutliers(t *table, z *stats.Matrix, opt AuditOptions, res *AuditResult
 	res.OutlierScores = scores
 	res.OutlierFlag = make([]bool, len(scores))
 	for rank, i := range order[:min(top, len(order))] {
-		if iso == nil || iso[i] <= opt.OutlierIsolation {
+		if iso == nil || iso[i] <= cut {
 			continue
 		}
 		res.OutlierFlag[i] = true
 		res.Findings = append(res.Findings, Finding{Kind: KindOutlier, Row: ptr(i), Score: scores[i],
-			Reason: fmt.Sprintf("ranks %d of %d by the outlier ensemble (score %.3f); isolation score %.3f", rank+1, len(scores), scores[i], iso[i])})
+			Reason: fmt.Sprintf("ranks %d of %d by the outlier ensemble (score %.3f); isolation score %.3f above the cut-off %.3f", rank+1, len(scores), scores[i], iso[i], cut)})
 	}
+}
+
+// gaussianIsolationCut is the largest isolation score of a seeded standard
+// Gaussian sample with rows (at most 20000) × cols values.
+func gaussianIsolationCut(rows, cols int, seed uint64) float64 {
+	rows = min(rows, 20000)
+	r := rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc909))
+	g := &stats.Matrix{Rows: rows, Cols: cols, Data: make([]float64, rows*cols)}
+	for i := range g.Data {
+		g.Data[i] = r.NormFloat64()
+	}
+	return slices.Max(stats.IsolationForest(g, stats.IForestOptions{Seed: seed}))
 }
 
 // auditLabelNoise trains a model out of fold and runs confident learning.
