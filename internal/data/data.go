@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is the type of a column's values.
@@ -255,6 +257,37 @@ func (e *InputError) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Err.Error())
+	return escapeControls(b.String())
+}
+
+// escapeControls writes control and other non-printing characters, and
+// bytes that are not UTF-8, as Go escapes. An error message carries file
+// names and text from untrusted files (a Parquet column name, a message
+// from a third-party decoder) and ends up on a terminal, where an escape
+// sequence could rewrite the screen or the window title.
+func escapeControls(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (r != ' ' && !unicode.IsPrint(r)) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r != ' ' && r != utf8.RuneError && !unicode.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
 	return b.String()
 }
 

@@ -172,7 +172,7 @@ func tensorLayout(file, array string, shape []int64, elemSize int, opt Options) 
 	for _, d := range shape[1:] {
 		if d != 0 && w > int64(opt.MaxColumns)/d {
 			return 0, 0, &InputError{File: file, Row: -1, Offset: -1,
-				Err: fmt.Errorf("array %q has rows of more than %d elements (shape %v); raise the column limit to read it", array, opt.MaxColumns, shape)}
+				Err: fmt.Errorf("array %q has rows of more than %d elements (shape %v), more than the column limit", array, opt.MaxColumns, shape)}
 		}
 		w *= d
 	}
@@ -303,6 +303,21 @@ func readChunked(r io.Reader, n int) ([]byte, error) {
 	return buf, nil
 }
 
+// binMaxBatchCells bounds the cells of one batch of a binary source: a
+// batch is allocated whole (9 bytes a cell) before its bytes are read, and
+// several are in flight at once, so 4096 rows of 100,000 columns would be
+// gigabytes. Wide sources get fewer rows per batch instead.
+const binMaxBatchCells = 1 << 22
+
+// binBatchRows is the rows per batch for a source of width columns.
+func binBatchRows(opt Options, width int) int {
+	n := opt.BatchRows
+	if width > 0 && n > binMaxBatchCells/width {
+		n = max(1, binMaxBatchCells/width)
+	}
+	return n
+}
+
 // tensorSource serves the rows of one or more arrays that share the row
 // count, array by array in the order of the streams.
 type tensorSource struct {
@@ -316,7 +331,11 @@ type tensorSource struct {
 }
 
 func newTensorSource(streams []*tensorStream, shape []int, rows int64, opt Options) *tensorSource {
-	s := &tensorSource{streams: streams, rows: rows, batch: opt.BatchRows}
+	width := 0
+	for _, t := range streams {
+		width += t.width
+	}
+	s := &tensorSource{streams: streams, rows: rows, batch: binBatchRows(opt, width)}
 	s.schema.Shape = shape
 	return s
 }
@@ -373,9 +392,10 @@ type npyHeader struct {
 // bytes and refuses more than 10000 by default.
 const npyMaxHeader = 1 << 16
 
-// npyFortranLimit is the largest Fortran-ordered array we transpose in
-// memory; a larger one has no row-by-row layout to stream.
-const npyFortranLimit = 256 << 20
+// npyFortranLimit is the most bytes of Fortran-ordered arrays we transpose
+// in memory, for one .npy or all the members of one .npz together; larger
+// ones have no row-by-row layout to stream.
+var npyFortranLimit int64 = 256 << 20
 
 // readNPYHeader reads the magic, version and header dict.
 func readNPYHeader(file string, r io.Reader) (npyHeader, error) {
@@ -674,7 +694,8 @@ func (p *pyParser) sep(closer byte) bool {
 // Fortran-ordered ones are transposed in memory up to npyFortranLimit.
 func openNPY(name string, r io.Reader, opt Options) (Source, error) {
 	opt = opt.WithDefaults()
-	t, shape, err := npyStream(name, "x", r, opt, -1)
+	fortranLeft := npyFortranLimit
+	t, shape, err := npyStream(name, "x", r, opt, -1, &fortranLeft)
 	if err != nil {
 		return nil, err
 	}
@@ -687,8 +708,12 @@ func openNPY(name string, r io.Reader, opt Options) (Source, error) {
 }
 
 // npyStream opens the array in r. limit, when not negative, is the most
-// data bytes the container says the member holds.
-func npyStream(file, array string, r io.Reader, opt Options, limit int64) (*tensorStream, []int64, error) {
+// data bytes the container says the member holds. fortranLeft is the
+// in-memory transposition allowance, shared by all the arrays of an
+// archive: each Fortran-ordered array is held whole, so a per-array limit
+// alone would let an npz of many such members (zeros deflate a
+// thousandfold) hold their sum.
+func npyStream(file, array string, r io.Reader, opt Options, limit int64, fortranLeft *int64) (*tensorStream, []int64, error) {
 	h, err := readNPYHeader(file, r)
 	if err != nil {
 		return nil, nil, err
@@ -703,10 +728,11 @@ func npyStream(file, array string, r io.Reader, opt Options, limit int64) (*tens
 	}
 	t := &tensorStream{file: file, array: array, dt: h.dtype, rows: rows, width: width, r: r, base: h.dataOff}
 	if h.fortran && len(h.shape) > 1 && total > 0 {
-		if total > npyFortranLimit {
+		if total > *fortranLeft {
 			return nil, nil, &InputError{File: file, Row: -1, Offset: h.dataOff,
-				Err: fmt.Errorf("array %q is Fortran-ordered and %d bytes: only arrays up to %d bytes are transposed in memory; save it in C order (np.ascontiguousarray)", array, total, npyFortranLimit)}
+				Err: fmt.Errorf("array %q is Fortran-ordered (%d bytes), and Fortran-ordered arrays are transposed in memory only up to %d bytes per file: save it in C order (np.ascontiguousarray)", array, total, npyFortranLimit)}
 		}
+		*fortranLeft -= total
 		raw, err := readChunked(r, int(total))
 		if err != nil {
 			return nil, nil, malformed(file, 0, -1, "", h.dataOff+int64(len(raw)), "array %q: Fortran-ordered data ends early (%v)", array, errOrEOF(err))

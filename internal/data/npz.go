@@ -46,6 +46,7 @@ func openNPZ(name string, ra io.ReaderAt, size int64, opt Options) (Source, erro
 		}
 	}
 	budget := &npzBudget{left: npzMaxBytes}
+	fortranLeft := npyFortranLimit
 	var (
 		streams []*tensorStream
 		shapes  [][]int64
@@ -74,7 +75,7 @@ func openNPZ(name string, ra io.ReaderAt, size int64, opt Options) (Source, erro
 		}
 		closers = append(closers, rc)
 		cr := &npzCounted{file: name, member: f.Name, r: rc, left: int64(f.UncompressedSize64), budget: budget}
-		t, shape, err := npyStream(name, array, cr, opt, int64(f.UncompressedSize64))
+		t, shape, err := npyStream(name, array, cr, opt, int64(f.UncompressedSize64), &fortranLeft)
 		if err != nil {
 			return fail(err)
 		}

@@ -9,6 +9,10 @@ import (
 	"math/big"
 	"unicode/utf8"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/encoding"
@@ -110,7 +114,7 @@ func openParquet(name string, ra io.ReaderAt, size int64, opt Options) (src Sour
 	if err != nil {
 		return nil, pqWrap(name, -1, "", err)
 	}
-	s := &pqSource{name: name, file: f, rows: f.NumRows(), batch: opt.BatchRows, ra: ra, size: size}
+	s := &pqSource{name: name, file: f, rows: f.NumRows(), ra: ra, size: size}
 	if s.rows < 0 {
 		return nil, malformed(name, 0, -1, "", -1, "parquet: negative row count %d", s.rows)
 	}
@@ -183,6 +187,7 @@ func openParquet(name string, ra io.ReaderAt, size int64, opt Options) (src Sour
 			}
 		}
 	}
+	s.batch = binBatchRows(opt, len(s.cols))
 	if len(s.cols) == 0 && s.rows > 0 {
 		return nil, &InputError{File: name, Row: -1, Offset: -1, Err: errors.New("no columns to read")}
 	}
@@ -362,7 +367,7 @@ func (s *pqSource) wantKind(opt Options, i int) Kind {
 func pqNewColumn(file string, c *parquet.Column) (*pqColumn, error) {
 	if !c.Leaf() || c.Repeated() || c.MaxRepetitionLevel() > 0 {
 		return nil, &InputError{File: file, Row: -1, Column: c.Name(), Offset: -1,
-			Err: fmt.Errorf("nested column %s is not supported: flatten it to one value per row", c.Name())}
+			Err: errors.New("nested columns are not supported: flatten it to one value per row")}
 	}
 	if c.MaxDefinitionLevel() > 1 {
 		return nil, malformed(file, 0, -1, c.Name(), -1, "parquet: column has definition level %d", c.MaxDefinitionLevel())
@@ -522,14 +527,30 @@ func (s *pqSource) Next() (b *Batch, err error) {
 func (s *pqSource) openRowGroup() error {
 	rg := s.file.RowGroups()[s.rg]
 	chunks := rg.ColumnChunks()
+	// The reader holds one decoded page per column at a time: bound their
+	// sum, or a few kilobytes of highly compressible pages across many
+	// columns add up to any amount of memory.
+	var resident int64
 	for _, c := range s.cols {
 		c.release()
 		if c.leaf < 0 || c.leaf >= len(chunks) {
 			return malformed(s.name, 0, s.next, c.name, -1, "parquet: row group %d has no chunk for the column", s.rg)
 		}
 		if meta := s.file.Metadata(); s.rg < len(meta.RowGroups) && c.leaf < len(meta.RowGroups[s.rg].Columns) {
-			if err := pqScanChunk(s.name, s.ra, s.size, c.name, &meta.RowGroups[s.rg].Columns[c.leaf].MetaData, s.next); err != nil {
+			// parquet-go decompresses every row group's pages with the
+			// codec of the column's first chunk, so that is the one to check.
+			codec := meta.RowGroups[s.rg].Columns[c.leaf].MetaData.Codec
+			if c.leaf < len(meta.RowGroups[0].Columns) {
+				codec = meta.RowGroups[0].Columns[c.leaf].MetaData.Codec
+			}
+			cost, err := pqScanChunk(s.name, s.ra, s.size, c.name, &meta.RowGroups[s.rg].Columns[c.leaf].MetaData, codec, s.next)
+			if err != nil {
 				return err
+			}
+			resident += cost
+			if resident > pqMaxResident {
+				return &InputError{File: s.name, Row: s.next, Column: c.name, Offset: -1,
+					Err: fmt.Errorf("%w: parquet: row group %d would hold about %d bytes of decoded pages at once, more than the limit of %d: rewrite the file with smaller pages or fewer columns", ErrMalformed, s.rg, resident, pqMaxResident)}
 			}
 		}
 		c.pages = chunks[c.leaf].Pages()
@@ -948,23 +969,38 @@ const (
 	pqMaxHeader     = 1 << 20
 )
 
+// pqMaxResident bounds the decoded pages of one row group that are held at
+// once (one per column read, plus its dictionary). Real files use pages of
+// about 1 MiB, so this admits thousands of columns. A variable so that
+// tests can lower it.
+var pqMaxResident int64 = 4 << 30
+
 // pqScanChunk walks the page headers of a column chunk, the byte range
 // parquet-go will read, and rejects sizes it would otherwise allocate
 // blindly: a compressed page longer than the rest of the chunk, an absurd
-// uncompressed size or value count. Headers are decoded from a bounded
-// byte window, so this scan allocates little whatever the bytes say.
-func pqScanChunk(name string, ra io.ReaderAt, size int64, col string, m *format.ColumnMetaData, row int64) error {
+// uncompressed size or value count, or compressed data that inflates past
+// the uncompressed size its header declares (parquet-go's gzip, zstd and
+// brotli decoders keep going as long as the data does, so a page that
+// says 1 KiB could inflate to gigabytes). Headers are decoded from a
+// bounded byte window and pages are inflated as streams into nothing, so
+// this scan allocates little whatever the bytes say. It returns the bytes
+// the column will hold while the chunk is read: its largest data page
+// plus its dictionary, decoded.
+func pqScanChunk(name string, ra io.ReaderAt, size int64, col string, m *format.ColumnMetaData, codec format.CompressionCodec, row int64) (int64, error) {
 	start := m.DataPageOffset
 	if m.DictionaryPageOffset != 0 {
 		start = m.DictionaryPageOffset
 	}
 	total := m.TotalCompressedSize
 	if start < 0 || total < 0 || start > size || total > size-start {
-		return malformed(name, 0, row, col, start, "parquet: column chunk of %d bytes at offset %d lies outside the file of %d bytes", total, start, size)
+		return 0, malformed(name, 0, row, col, start, "parquet: column chunk of %d bytes at offset %d lies outside the file of %d bytes", total, start, size)
 	}
 	var proto thrift.CompactProtocol
+	var inf pqInflater
+	defer inf.close()
 	off, end := start, start+total
 	var buf []byte
+	var dictCost, pageCost int64
 	for off < end {
 		window := min(int64(256), end-off)
 		var h format.PageHeader
@@ -975,7 +1011,7 @@ func pqScanChunk(name string, ra io.ReaderAt, size int64, col string, m *format.
 			}
 			b := buf[:window]
 			if _, err := ra.ReadAt(b, off); err != nil && err != io.EOF {
-				return malformed(name, 0, row, col, off, "parquet: reading page header: %v", err)
+				return 0, malformed(name, 0, row, col, off, "parquet: reading page header: %v", err)
 			}
 			h = format.PageHeader{}
 			pr := proto.NewReaderFromBytes(b)
@@ -985,30 +1021,140 @@ func pqScanChunk(name string, ra io.ReaderAt, size int64, col string, m *format.
 				break
 			}
 			if window >= min(end-off, pqMaxHeader) {
-				return malformed(name, 0, row, col, off, "parquet: bad page header: %v", err)
+				return 0, malformed(name, 0, row, col, off, "parquet: bad page header: %v", err)
 			}
 			window = min(window*8, end-off, pqMaxHeader)
 		}
 		data := off + int64(used)
 		if h.CompressedPageSize < 0 || int64(h.CompressedPageSize) > end-data {
-			return malformed(name, 0, row, col, off, "parquet: page of %d bytes in the %d bytes left of its column chunk", h.CompressedPageSize, end-data)
+			return 0, malformed(name, 0, row, col, off, "parquet: page of %d bytes in the %d bytes left of its column chunk", h.CompressedPageSize, end-data)
 		}
 		if h.UncompressedPageSize < 0 || h.UncompressedPageSize > pqMaxPage {
-			return malformed(name, 0, row, col, off, "parquet: page of %d uncompressed bytes (limit %d)", h.UncompressedPageSize, pqMaxPage)
+			return 0, malformed(name, 0, row, col, off, "parquet: page of %d uncompressed bytes (limit %d)", h.UncompressedPageSize, pqMaxPage)
 		}
 		var nv int32
+		// levels are the leading bytes of a v2 page, stored uncompressed.
+		var levels int64
+		compressed := codec != format.Uncompressed
 		switch {
 		case h.DataPageHeader.Valid:
 			nv = h.DataPageHeader.V.NumValues
 		case h.DataPageHeaderV2.Valid:
-			nv = h.DataPageHeaderV2.V.NumValues
+			v2 := &h.DataPageHeaderV2.V
+			nv = v2.NumValues
+			if v2.DefinitionLevelsByteLength < 0 || v2.RepetitionLevelsByteLength < 0 {
+				return 0, malformed(name, 0, row, col, off, "parquet: negative level length in a page header")
+			}
+			levels = int64(v2.DefinitionLevelsByteLength) + int64(v2.RepetitionLevelsByteLength)
+			if levels > int64(h.CompressedPageSize) || levels > int64(h.UncompressedPageSize) {
+				return 0, malformed(name, 0, row, col, off, "parquet: page levels of %d bytes in a page of %d", levels, min(h.CompressedPageSize, h.UncompressedPageSize))
+			}
+			compressed = compressed && (!v2.IsCompressed.Valid || v2.IsCompressed.V)
 		case h.DictionaryPageHeader.Valid:
 			nv = h.DictionaryPageHeader.V.NumValues
 		}
 		if nv < 0 || nv > pqMaxPageValues {
-			return malformed(name, 0, row, col, off, "parquet: page of %d values (limit %d)", nv, pqMaxPageValues)
+			return 0, malformed(name, 0, row, col, off, "parquet: page of %d values (limit %d)", nv, pqMaxPageValues)
+		}
+		if compressed {
+			want := int64(h.UncompressedPageSize) - levels
+			sec := io.NewSectionReader(ra, data+levels, int64(h.CompressedPageSize)-levels)
+			if err := inf.check(codec, sec, want); err != nil {
+				return 0, malformed(name, 0, row, col, off, "parquet: page declaring %d uncompressed bytes: %v", h.UncompressedPageSize, err)
+			}
+		}
+		// A page's buffer, plus its decoded values or dictionary indexes
+		// and levels (at most 8 bytes a value); a dictionary is also kept
+		// decoded as numbers and strings.
+		if h.DictionaryPageHeader.Valid {
+			dictCost += 2*int64(h.UncompressedPageSize) + 24*int64(nv)
+		} else {
+			pageCost = max(pageCost, int64(h.UncompressedPageSize)+8*int64(nv))
 		}
 		off = data + int64(h.CompressedPageSize)
+	}
+	return dictCost + pageCost, nil
+}
+
+// pqInflater checks that compressed page data inflates to no more than
+// the size its header declares, reusing one decoder per codec.
+type pqInflater struct {
+	zstd    *zstd.Decoder
+	zstdWin uint64 // the decoder's window limit
+}
+
+// pqZstdMinWindow is the smallest window limit of the zstd check. A
+// streaming decoder allocates the window a frame declares, so a tiny page
+// could ask for the library's default limit of 512 MiB; but honest writers
+// declare windows up to 128 MiB (zstd's ultra levels) or the page size,
+// so the limit is the larger of the two.
+const pqZstdMinWindow = 128 << 20
+
+func (p *pqInflater) close() {
+	if p.zstd != nil {
+		p.zstd.Close()
+		p.zstd = nil
+	}
+}
+
+var errPageInflates = errors.New("the data inflates past it")
+
+// check inflates r into nothing, stopping one byte past want. Codecs that
+// parquet-go does not decode are left to it to refuse.
+func (p *pqInflater) check(codec format.CompressionCodec, r io.Reader, want int64) error {
+	var zr io.Reader
+	switch codec {
+	case format.Snappy:
+		// A snappy block states its length first, and the decoder
+		// allocates that much: check it rather than inflate.
+		var head [binary.MaxVarintLen32]byte
+		n, err := io.ReadFull(r, head[:])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return err
+		}
+		got, err := snappy.DecodedLen(head[:n])
+		if err != nil {
+			return err
+		}
+		if int64(got) > want {
+			return fmt.Errorf("the snappy block states %d bytes", got)
+		}
+		return nil
+	case format.Gzip:
+		gr, err := gzip.NewReader(r)
+		if err != nil {
+			return err
+		}
+		defer gr.Close()
+		zr = gr
+	case format.Zstd:
+		win := uint64(pqZstdMinWindow)
+		for win < uint64(want) {
+			win *= 2
+		}
+		if p.zstd == nil || win > p.zstdWin {
+			p.close()
+			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(win))
+			if err != nil {
+				return err
+			}
+			p.zstd, p.zstdWin = d, win
+		}
+		if err := p.zstd.Reset(r); err != nil {
+			return err
+		}
+		zr = p.zstd
+	case format.Brotli:
+		zr = brotli.NewReader(r)
+	default:
+		return nil
+	}
+	n, err := io.CopyN(io.Discard, zr, want+1)
+	if n > want {
+		return errPageInflates
+	}
+	if err != nil && err != io.EOF {
+		return err
 	}
 	return nil
 }

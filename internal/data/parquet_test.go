@@ -241,12 +241,12 @@ func TestParquetRefused(t *testing.T) {
 	t.Run("list", func(t *testing.T) {
 		p := binWritePQ(t, []listRow{{1, []int32{1, 2}}})
 		_, err := Open(p, Options{})
-		binWantInputError(t, err, "nested column l is not supported")
+		binWantInputError(t, err, `column "l"`, "nested columns are not supported")
 	})
 	t.Run("group", func(t *testing.T) {
 		p := binWritePQ(t, []groupRow{{1, sub{2}}})
 		_, err := Open(p, Options{})
-		binWantInputError(t, err, "nested column g is not supported")
+		binWantInputError(t, err, `column "g"`, "nested columns are not supported")
 		// A nested column that the schema does not ask for is only extra.
 		src, err := Open(p, Options{Schema: &Schema{Fields: []Field{{Name: "a", Kind: KindFloat}}}})
 		if err != nil {

@@ -111,6 +111,19 @@ func (h *HLL) grewExact() {
 	if h.exactCount() <= HLLExactLimit {
 		return
 	}
+	h.Dense()
+}
+
+// Dense switches the counter to dense registers now, whatever its count,
+// giving up exactness. Exact mode stores the hashes themselves, and a hash
+// of a value from a guessable set (an e-mail address, a name) is reversed
+// by hashing candidates, so a summary that promises to hold no values of a
+// free-text column must not carry them; registers keep only the largest
+// leading-zero count per bucket. Estimate stays within the dense error.
+func (h *HLL) Dense() {
+	if h.regs != nil {
+		return
+	}
 	regs := make(hllRegs, hllM)
 	h.eachExact(regs.add)
 	*h = HLL{regs: regs}
