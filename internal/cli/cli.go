@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rampart-ai/rampart/internal/report"
 )
 
 // Env is what every command receives.
@@ -55,15 +57,27 @@ func ExitCode(err error, w io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	// Messages carry file names and text from inputs: print them safe
+	// for a terminal.
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintln(w, "rampart:", ee.Err)
+			fmt.Fprintln(w, "rampart:", safeText(ee.Err.Error()))
 		}
 		return ee.Status
 	}
-	fmt.Fprintln(w, "rampart:", err)
+	fmt.Fprintln(w, "rampart:", safeText(err.Error()))
 	return 2
+}
+
+// safeText escapes control characters line by line, keeping the line
+// breaks of multi-line messages (errors.Join).
+func safeText(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = report.Sanitize(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // commands is the explicit table of top-level commands.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,8 +98,20 @@ func outFormat(f string) error {
 }
 
 // writeAtomic writes a file through a temporary file in the same
-// directory, so a reader never sees half a file.
-func writeAtomic(path string, write func(io.Writer) error) error {
+// directory, so a reader never sees half a file. An existing file keeps
+// its permissions; a new one gets 0666 less the umask, as a plain create
+// would. It refuses to replace any of inputs (a profile written over the
+// only copy of the data it describes).
+func writeAtomic(path string, inputs []string, write func(io.Writer) error) error {
+	mode := os.FileMode(0o666) &^ umask()
+	if st, err := os.Stat(path); err == nil {
+		for _, in := range inputs {
+			if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+				return fmt.Errorf("%s is also an input: refusing to overwrite it", path)
+			}
+		}
+		mode = st.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -108,7 +121,7 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -195,7 +208,7 @@ it the profile JSON goes to stdout.`,
 			if out == "" {
 				return dataguard.WriteProfile(env.Stdout, p)
 			}
-			if err := writeAtomic(out, func(w io.Writer) error { return dataguard.WriteProfile(w, p) }); err != nil {
+			if err := writeAtomic(out, append(slices.Clone(args), df.labelFile), func(w io.Writer) error { return dataguard.WriteProfile(w, p) }); err != nil {
 				return Usage("-o: %v", err)
 			}
 			if format == "json" {
@@ -275,7 +288,7 @@ counts and moments add exactly, sketches merge within their stated error.`,
 			if out == "" {
 				return dataguard.WriteProfile(env.Stdout, m)
 			}
-			if err := writeAtomic(out, func(w io.Writer) error { return dataguard.WriteProfile(w, m) }); err != nil {
+			if err := writeAtomic(out, args, func(w io.Writer) error { return dataguard.WriteProfile(w, m) }); err != nil {
 				return Usage("-o: %v", err)
 			}
 			fmt.Fprintf(env.Stdout, "merged %d profiles: %d rows, %d columns\n", len(ps), m.Rows, len(m.Columns))
@@ -334,7 +347,7 @@ errors.`,
 				results = append(results, v)
 			}
 			if htmlTo != "" {
-				if err := writeAtomic(htmlTo, func(w io.Writer) error { return validateHTML(w, profilePath, results) }); err != nil {
+				if err := writeAtomic(htmlTo, append(slices.Clone(args), profilePath, df.labelFile), func(w io.Writer) error { return validateHTML(w, profilePath, results) }); err != nil {
 					return Usage("--html: %v", err)
 				}
 			}
@@ -460,7 +473,7 @@ only is drift.`,
 			}
 			res.Base, res.Current = args[0], args[1]
 			if htmlTo != "" {
-				if err := writeAtomic(htmlTo, func(w io.Writer) error { return driftHTML(w, res) }); err != nil {
+				if err := writeAtomic(htmlTo, append(slices.Clone(args), df.labelFile), func(w io.Writer) error { return driftHTML(w, res) }); err != nil {
 					return Usage("--html: %v", err)
 				}
 			}

@@ -81,7 +81,7 @@ The feature matrix is held in memory (bounded by --max-cells). Row numbers are
 				return dataErr(err)
 			}
 			if htmlTo != "" {
-				if err := writeAtomic(htmlTo, func(w io.Writer) error { return auditHTML(w, res) }); err != nil {
+				if err := writeAtomic(htmlTo, []string{args[0], against, df.labelFile}, func(w io.Writer) error { return auditHTML(w, res) }); err != nil {
 					return Usage("--html: %v", err)
 				}
 			}

@@ -147,7 +147,7 @@ func TestTensorWideBatchBound(t *testing.T) {
 		data[r*width+r] = byte(r)
 	}
 	raw := binNPY("{'descr': '|u1', 'fortran_order': False, 'shape': (100, 100000), }", data)
-	src, err := openNPY("w.npy", bytes.NewReader(raw), Options{})
+	src, err := openNPY("w.npy", bytes.NewReader(raw), Options{MaxColumns: width})
 	if err != nil {
 		t.Fatal(err)
 	}

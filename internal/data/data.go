@@ -190,7 +190,8 @@ type Options struct {
 	// MaxField bounds one text field in bytes (default 1 MiB); a larger
 	// field is an error naming its row and column.
 	MaxField int
-	// MaxColumns bounds the number of columns (default 100000).
+	// MaxColumns bounds the number of columns (default 16384: each column
+	// costs a profile about 30 KB of sketches).
 	MaxColumns int
 }
 
@@ -199,7 +200,7 @@ const (
 	DefaultInferRows  = 1000
 	DefaultBatchRows  = 4096
 	DefaultMaxField   = 1 << 20
-	DefaultMaxColumns = 100000
+	DefaultMaxColumns = 16384
 )
 
 // WithDefaults returns o with zero fields set to their defaults.

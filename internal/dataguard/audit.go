@@ -48,10 +48,15 @@ const (
 	// DefaultOutlierTop: a row is an outlier only when it ranks in the
 	// top 1% of the ensemble (and is isolated: see auditOutliers).
 	DefaultOutlierTop = 0.01
-	// nearPairBudget bounds the distance computations of the near
-	// duplicate search; past it the search stops and says so.
-	nearPairBudget = 2_000_000_000
 )
+
+// nearPairBudget bounds the work (feature comparisons) of the near
+// duplicate and near leakage searches; past it a search stops and says so.
+// A variable so tests can lower it.
+var nearPairBudget int64 = 2_000_000_000
+
+// maxLabelBytes bounds one label value held by the audit.
+const maxLabelBytes = 4096
 
 // AuditOptions tune Audit.
 type AuditOptions struct {
@@ -178,7 +183,7 @@ type table struct {
 	x        []float64 // rows × len(names), NaN for missing
 	rows     int
 	strCols  []string   // string feature columns (duplicates only)
-	strs     [][]string // per string column
+	strs     [][]uint64 // per string column: value hashes (compared only for equality)
 	label    []string   // label text per row ("" when missing)
 	hasLabel []bool
 }
@@ -214,8 +219,10 @@ func loadTable(path string, dopt data.Options, label string, maxCells int64, wan
 			t.strCols = append(t.strCols, f.Name)
 		}
 	}
-	t.strs = make([][]string, len(strIdx))
+	t.strs = make([][]uint64, len(strIdx))
+	labels := map[string]string{}
 	d := len(numIdx)
+	width := int64(max(d+len(strIdx), 1))
 	for {
 		b, err := src.Next()
 		if err == io.EOF {
@@ -224,7 +231,7 @@ func loadTable(path string, dopt data.Options, label string, maxCells int64, wan
 		if err != nil {
 			return nil, err
 		}
-		if int64(t.rows+b.Len)*int64(max(d, 1)) > maxCells {
+		if int64(t.rows+b.Len)*width > maxCells {
 			return nil, fmt.Errorf("%s: more than %d cells: the audit holds the feature matrix in memory; audit a sample or raise --max-cells", path, maxCells)
 		}
 		for r := 0; r < b.Len; r++ {
@@ -236,11 +243,15 @@ func loadTable(path string, dopt data.Options, label string, maxCells int64, wan
 				t.x = append(t.x, x)
 			}
 			for k, ci := range strIdx {
-				v := ""
+				// Only the hash is kept: text is compared for equality
+				// only, and a row of long strings must not cost its
+				// length in memory. Missing is 0; values hash with a
+				// 1 prefix so "" and missing differ.
+				var h uint64
 				if b.Cols[ci].State[r] == data.Valid {
-					v = b.Cols[ci].Str[r]
+					h = stats.HashString("\x01"+b.Cols[ci].Str[r]) | 1
 				}
-				t.strs[k] = append(t.strs[k], v)
+				t.strs[k] = append(t.strs[k], h)
 			}
 			if li >= 0 {
 				col := &b.Cols[li]
@@ -248,6 +259,16 @@ func loadTable(path string, dopt data.Options, label string, maxCells int64, wan
 				txt := ""
 				if ok {
 					txt = labelText(col, r, s.Fields[li].Kind)
+					if len(txt) > maxLabelBytes {
+						return nil, fmt.Errorf("%s: row %d: a label of %d bytes (at most %d): is %q really a label?", path, t.rows+r, len(txt), maxLabelBytes, label)
+					}
+					if v, seen := labels[txt]; seen {
+						txt = v // one copy of each class name
+					} else if len(labels) >= DefaultMaxClasses {
+						return nil, fmt.Errorf("%s: label column %q has more than %d classes: is it really a label?", path, label, DefaultMaxClasses)
+					} else {
+						labels[txt] = txt
+					}
 				}
 				t.label = append(t.label, txt)
 				t.hasLabel = append(t.hasLabel, ok)
@@ -268,9 +289,7 @@ func (t *table) rowHash(i int, withLabel bool) uint64 {
 		buf = binary.LittleEndian.AppendUint64(buf, stats.HashFloat(x))
 	}
 	for k := range t.strs {
-		s := t.strs[k][i]
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
-		buf = append(buf, s...)
+		buf = binary.LittleEndian.AppendUint64(buf, t.strs[k][i])
 	}
 	if withLabel && t.label != nil {
 		buf = append(buf, 0xff)
@@ -624,13 +643,13 @@ func auditNear(t *table, z *stats.Matrix, dupOf []int, tol float64, res *AuditRe
 			if p[j]-p[i] > window {
 				break
 			}
-			if dupOf[j] >= 0 && dupOf[j] != j {
-				continue
-			}
 			work += int64(d)
 			if work > nearPairBudget {
 				incomplete = true
 				break
+			}
+			if dupOf[j] >= 0 && dupOf[j] != j {
+				continue
 			}
 			if r := rms(z.Row(i), z.Row(j), tol); r <= tol {
 				ri, rj := find(i), find(j)
@@ -730,6 +749,13 @@ func auditLeakage(t, o *table, z *stats.Matrix, center, scale []float64, tol flo
 	var work int64
 	for a := range all {
 		for b := a + 1; b < len(all) && all[b].p-all[a].p <= window; b++ {
+			// Every step counts against the budget, skipped pairs
+			// included: many identical rows on one side would otherwise
+			// make the sweep quadratic for free.
+			if work += int64(d); work > nearPairBudget {
+				res.Notes = append(res.Notes, "near-leakage search stopped at its work budget; results are partial")
+				goto report
+			}
 			if all[a].other == all[b].other {
 				continue
 			}
@@ -739,10 +765,6 @@ func auditLeakage(t, o *table, z *stats.Matrix, center, scale []float64, tol flo
 			}
 			if leaked[i] {
 				continue
-			}
-			if work += int64(d); work > nearPairBudget {
-				res.Notes = append(res.Notes, "near-leakage search stopped at its work budget; results are partial")
-				goto report
 			}
 			if r := rms(z.Row(i), oz.Row(j), tol); r < best[i] {
 				best[i], near[i] = r, j

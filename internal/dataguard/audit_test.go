@@ -153,3 +153,54 @@ func TestNearTolerance(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditLeakageBudgetCountsSkips is the regression test for a
+// denial of service: the near-leakage sweep skipped same-side pairs before
+// counting them against its budget, so a small (well compressed) file of
+// identical rows made it quadratic (100,000 rows: 10 s; a million: 15 min).
+func TestAuditLeakageBudgetCountsSkips(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("a,b,label\n")
+	for range 20000 {
+		b.WriteString("1,1,x\n")
+	}
+	b.WriteString("2,2,y\n")
+	leak := filepath.Join(dir, "leak.csv")
+	os.WriteFile(leak, []byte(b.String()), 0o644)
+	against := filepath.Join(dir, "against.csv")
+	os.WriteFile(against, []byte("a,b,label\n5,5,x\n"), 0o644)
+	old := nearPairBudget
+	nearPairBudget = 1_000_000
+	defer func() { nearPairBudget = old }()
+	res, err := Audit(leak, data.Options{}, AuditOptions{Label: "label", Against: against, Skip: []string{"label_noise", "outlier"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "work budget") }) {
+		t.Errorf("the sweep did not stop at its budget: notes %v", res.Notes)
+	}
+}
+
+// TestAuditLongStringsCostNoMemory is the regression test for a memory
+// blow-up: string features were held whole, outside --max-cells, so a
+// small gzip of 1 MiB strings took gigabytes. They are held as hashes now;
+// duplicates are still found.
+func TestAuditLongStringsCostNoMemory(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("a", 1<<20)
+	var b strings.Builder
+	b.WriteString("i,s,label\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "%d,%s%d,%d\n", i%20, long, i%20, i%2)
+	}
+	p := filepath.Join(dir, "long.csv")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	res, err := Audit(p, data.Options{MaxField: 2 << 20}, AuditOptions{Label: "label", Skip: []string{"label_noise", "outlier"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(kinds(res)[KindDuplicate]); n != 20 {
+		t.Errorf("%d duplicates, want 20: %v", n, kinds(res))
+	}
+}

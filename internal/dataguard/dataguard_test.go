@@ -270,3 +270,109 @@ func TestValidateCountsViolations(t *testing.T) {
 		t.Error("valid")
 	}
 }
+
+// TestProfileDoesNotRebuildRows is the regression test for a row leak: the
+// quantile sketches' entry levels kept values in arrival order, so zipping
+// the sketches of a profile's columns side by side rebuilt whole rows (all
+// 150 rows of a 150-row table).
+func TestProfileDoesNotRebuildRows(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(5, 5))
+	var b strings.Builder
+	b.WriteString("salary,age,zip\n")
+	rows := map[string]bool{}
+	for range 150 {
+		row := fmt.Sprintf("%d,%d,%d", 20000+r.IntN(200000), 18+r.IntN(60), 10000+r.IntN(89999))
+		rows[row] = true
+		b.WriteString(row + "\n")
+	}
+	p := filepath.Join(dir, "people.csv")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	prof := profileOf(t, []string{p}, ProfileOptions{Workers: 1})
+	var buf bytes.Buffer
+	WriteProfile(&buf, prof)
+	var doc struct {
+		Columns []struct {
+			Quantiles struct{ Levels [][]float64 } `json:"quantiles"`
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	l := [3][]float64{}
+	for i := range 3 {
+		l[i] = doc.Columns[i].Quantiles.Levels[0]
+	}
+	rebuilt := 0
+	for i := range l[0] {
+		if rows[fmt.Sprintf("%.0f,%.0f,%.0f", l[0][i], l[1][i], l[2][i])] {
+			rebuilt++
+		}
+	}
+	if rebuilt > 5 {
+		t.Errorf("%d of %d rows rebuilt from the profile's sketches", rebuilt, len(l[0]))
+	}
+}
+
+// TestProfileInfinity: one infinity must not stop profiling (it once made
+// the profile unwritable: JSON has no infinity); it is counted, and the
+// range is that of the finite values.
+func TestProfileInfinity(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "inf.csv")
+	os.WriteFile(p, []byte("a,b\n1,2\ninf,3\n-inf,4\n"), 0o644)
+	prof := profileOf(t, []string{p}, ProfileOptions{})
+	var buf bytes.Buffer
+	if err := WriteProfile(&buf, prof); err != nil {
+		t.Fatal(err)
+	}
+	a := prof.Column("a")
+	if a.PosInf != 1 || a.NegInf != 1 || *a.Min != 1 || *a.Max != 1 {
+		t.Errorf("a: inf %d/%d, range [%v, %v]", a.PosInf, a.NegInf, *a.Min, *a.Max)
+	}
+	if _, err := DecodeProfile(&buf); err != nil {
+		t.Errorf("decode: %v", err)
+	}
+}
+
+// TestProfileFreeTextKeepsNoHashes is the regression test for free-text
+// values leaking as hashes: a column of e-mail addresses kept every
+// value's hash in its distinct-count sketch (exact mode), and a short one
+// counted as categorical and kept them as frequent values too.
+func TestProfileFreeTextKeepsNoHashes(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{3, 600} {
+		var b strings.Builder
+		b.WriteString("email,x\n")
+		for i := range n {
+			fmt.Fprintf(&b, "user%d@example.com,%d\n", i, i)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("e%d.csv", n))
+		os.WriteFile(p, []byte(b.String()), 0o644)
+		prof := profileOf(t, []string{p}, ProfileOptions{})
+		c := prof.Column("email")
+		if c.Categorical || c.Frequent != nil || c.Distinct.Exact() {
+			t.Errorf("%d e-mails: categorical %v, frequent %v, exact distinct list %v", n, c.Categorical, c.Frequent != nil, c.Distinct.Exact())
+		}
+		var buf bytes.Buffer
+		WriteProfile(&buf, prof)
+		if strings.Contains(buf.String(), "example.com") {
+			t.Errorf("%d e-mails: values in the profile", n)
+		}
+	}
+}
+
+// TestProfileRefusesFreeTextLabel: class names are stored as they are, so
+// a label column whose values do not repeat is refused.
+func TestProfileRefusesFreeTextLabel(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x,comment\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "%d,private note number %d\n", i, i)
+	}
+	p := filepath.Join(t.TempDir(), "c.csv")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	_, err := ProfileFiles([]string{p}, data.Options{}, ProfileOptions{Label: "comment"})
+	if err == nil || !strings.Contains(err.Error(), "really a label") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package dataguard
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/rampart-ai/rampart/internal/data"
@@ -24,6 +25,10 @@ func MergeProfiles(ps []*Profile) (*Profile, error) {
 		}
 	}
 	out.Tool = toolName()
+	// The result must be a profile this version would accept.
+	if err := out.check(); err != nil {
+		return nil, fmt.Errorf("merged profile: %w", err)
+	}
 	return out, nil
 }
 
@@ -49,6 +54,9 @@ func mergeInto(p, q *Profile) error {
 		if err := mergeColumn(a, b, p.Options.MaxCategories); err != nil {
 			return fmt.Errorf("column %q: %w", a.Name, err)
 		}
+	}
+	if p.Rows > math.MaxInt64-q.Rows {
+		return errors.New("row counts overflow")
 	}
 	p.Rows += q.Rows
 	p.Sources = append(p.Sources, q.Sources...)
@@ -118,10 +126,13 @@ func mergeColumn(a, b *ColumnProfile, maxCats int) error {
 		a.Frequent, a.Categorical, a.Domain = nil, false, nil
 	default:
 		a.Frequent.Merge(b.Frequent)
-		a.Categorical = a.Categorical && b.Categorical && a.Frequent.Exact() && int(a.DistinctCount) <= maxCats
+		a.Categorical = a.Categorical && b.Categorical && isCategorical(a.Count, a.DistinctCount, a.Frequent.Exact(), maxCats)
 		if !a.Categorical {
 			a.Frequent, a.Domain = nil, nil
 		}
+	}
+	if !a.Categorical {
+		a.Distinct.Dense()
 	}
 	if a.Categorical && a.Domain != nil && b.Domain != nil {
 		u := append(slices.Clone(a.Domain), b.Domain...)

@@ -243,6 +243,12 @@ func ProfileFiles(paths []string, dopt data.Options, opt ProfileOptions) (*Profi
 	}
 	p := acc.finish()
 	p.Sources = infos
+	// Class names are stored as they are, so a "label" whose values
+	// hardly repeat (free text, an identifier, a regression target) would
+	// put its values in the profile.
+	if p.Label != "" && p.Rows >= 20 && int64(len(p.Classes))*2 > p.Rows {
+		return nil, fmt.Errorf("label column %q has %d distinct values in %d rows: class labels repeat, and a profile stores them as they are; is it really a label?", p.Label, len(p.Classes), p.Rows)
+	}
 	return p, nil
 }
 
@@ -316,8 +322,8 @@ func newAccumulator(schema data.Schema, opt ProfileOptions) (*accumulator, error
 	if len(a.covCols) > opt.MaxCovColumns || len(a.covCols) == 0 {
 		a.covCols = nil
 	}
-	for range opt.Workers {
-		a.partials = append(a.partials, a.newPartial())
+	for w := range opt.Workers {
+		a.partials = append(a.partials, a.newPartial(w))
 	}
 	return a, nil
 }
@@ -334,7 +340,7 @@ func fieldList(s data.Schema) string {
 	return fmt.Sprint(names)
 }
 
-func (a *accumulator) newPartial() *partial {
+func (a *accumulator) newPartial(worker int) *partial {
 	p := &partial{cols: make([]colAcc, len(a.schema.Fields))}
 	for i, f := range a.schema.Fields {
 		c := &p.cols[i]
@@ -343,6 +349,10 @@ func (a *accumulator) newPartial() *partial {
 		if f.Kind.Numeric() {
 			c.mom = &stats.Moments{}
 			c.kll = stats.NewKLL(a.opt.KLLK)
+			// Each column (and worker) samples and compacts with its own
+			// random stream, so the values the sketches of different
+			// columns keep do not come from the same rows.
+			c.kll.SetSeed(stats.HashString(f.Name) + uint64(worker)*0x9e3779b97f4a7c15)
 		} else {
 			c.length = &stats.Moments{}
 			c.freq = stats.NewFrequent(a.opt.MaxCategories)
@@ -684,7 +694,9 @@ func (c *colAcc) profile(f data.Field, isLabel bool, opt ProfileOptions) ColumnP
 		cp.Count = c.count - c.nulls - c.invalid
 		cp.Moments, cp.Quantiles = c.mom, c.kll
 		if c.mom.N > 0 {
-			lo, hi := c.kll.Min(), c.kll.Max()
+			// The range of the finite values: infinities are counted
+			// apart (and JSON has no infinity).
+			lo, hi := c.mom.Min, c.mom.Max
 			cp.Min, cp.Max = &lo, &hi
 		}
 		if c.kll.N() > 0 && !c.nonIntegral {
@@ -698,11 +710,13 @@ func (c *colAcc) profile(f data.Field, isLabel bool, opt ProfileOptions) ColumnP
 	}
 	cp.Count = c.count - c.nulls - c.invalid
 	cp.Length, cp.Frequent = c.length, c.freq
-	cp.Categorical = isLabel || (cp.Count > 0 && c.freq.Exact() && int(cp.DistinctCount) <= opt.MaxCategories)
+	cp.Categorical = isLabel || isCategorical(cp.Count, cp.DistinctCount, c.freq.Exact(), opt.MaxCategories)
 	if !cp.Categorical {
-		// Free text: hashes of frequent values would only help a
-		// dictionary attack on values that repeat; keep none.
+		// Free text: hashes of its values would only help a dictionary
+		// attack; keep neither frequent-value hashes nor the exact
+		// distinct-count list.
 		cp.Frequent = nil
+		cp.Distinct.Dense()
 	}
 	if cp.Categorical && c.wantDomain && !c.domainOverflow {
 		for s := range c.domain {
@@ -711,6 +725,14 @@ func (c *colAcc) profile(f data.Field, isLabel bool, opt ProfileOptions) ColumnP
 		slices.Sort(cp.Domain)
 	}
 	return cp
+}
+
+// isCategorical: a string column is categorical when it has few distinct
+// values and they repeat (at most half as many distinct values as
+// present ones), so a short column of free text (a few e-mail addresses)
+// is not mistaken for categories and its values' hashes are not kept.
+func isCategorical(count int64, distinct uint64, exact bool, maxCats int) bool {
+	return count > 0 && exact && int(distinct) <= maxCats && 2*int64(distinct) <= count
 }
 
 // WriteProfile writes p as indented JSON.

@@ -799,6 +799,15 @@ func (s *KLL) MarshalJSON() ([]byte, error) {
 		if h > 0 {
 			b.WriteByte(',')
 		}
+		if h == s.entry && len(l) > 1 {
+			// The entry level holds values in arrival order. Written in
+			// that order, the entry levels of a profile's columns line up
+			// and rebuild whole rows; sorted, each is only a set of
+			// values. (Compaction sorts the level first, so a sketch
+			// reloaded from this form continues exactly as before.)
+			l = slices.Clone(l)
+			sortNoNaN(l)
+		}
 		b.WriteByte('[')
 		for i, v := range l {
 			if i > 0 {
