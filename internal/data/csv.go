@@ -8,7 +8,9 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"runtime"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -26,6 +28,13 @@ import (
 // kind inference also stops once 64 MiB of sample rows are buffered; a
 // batch of a very wide file holds fewer than BatchRows rows (at most 4Mi
 // cells); and an error discards the rows of the batch it interrupts.
+//
+// With GOMAXPROCS above 1, the input after the rows read for inference is
+// parsed by a pipeline of goroutines (see "Parallel parsing" below) that
+// returns the same rows, issues and errors. Its batches end at chunk
+// edges, so they may hold fewer than BatchRows rows, and a read error is
+// reported at the first record it leaves incomplete (the sequential
+// reader names the record it was buffering).
 
 const (
 	textBufSize     = 1 << 20  // initial input buffer
@@ -166,6 +175,13 @@ type csvSource struct {
 	outRow int64
 	strs   strArena
 	err    error
+
+	// par is the parallel pipeline, nil when reading sequentially.
+	par *csvPar
+	// chunked marks a worker's parser; chunkLines is its chunk's line
+	// count, a bound on the rows left that sizes batches.
+	chunked    bool
+	chunkLines int
 }
 
 type pendRow struct {
@@ -183,10 +199,15 @@ func (s *csvSource) Close() error {
 	if s.err == nil {
 		s.err = errors.New("source closed")
 	}
+	s.stopPar()
 	return nil
 }
 
 func openCSV(name string, r io.Reader, comma byte, opt Options) (Source, error) {
+	return openCSVPar(name, r, comma, opt, parConfig{workers: runtime.GOMAXPROCS(0), chunk: csvChunkBytes})
+}
+
+func openCSVPar(name string, r io.Reader, comma byte, opt Options, par parConfig) (Source, error) {
 	opt = opt.WithDefaults()
 	s := &csvSource{name: name, opt: opt, comma: comma, nextLine: 1}
 	s.in = newTextBuf(r, recordLimit(opt))
@@ -203,6 +224,11 @@ func openCSV(name string, r io.Reader, comma byte, opt Options) (Source, error) 
 	if opt.Label != "" && s.schema.Index(opt.Label) < 0 {
 		return nil, &InputError{File: name, Line: 1, Row: -1, Column: opt.Label, Offset: -1,
 			Err: errors.New("label column not found")}
+	}
+	// Inference ran sequentially; the rest is parsed in parallel when
+	// there is more than the first buffer of it.
+	if par.workers > 1 && s.pendErr == nil && (!s.in.eof || par.force) {
+		s.startPar(par)
 	}
 	return s, nil
 }
@@ -316,62 +342,92 @@ func (s *csvSource) Next() (*Batch, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	max := batchRows(s.opt, len(s.kinds))
-	rowsCap := firstCap(max)
+	var b *Batch
+	var err error
+	if s.par != nil && s.pendPos >= len(s.pendRows) {
+		b, err = s.parNext()
+	} else {
+		b, err = s.readBatch()
+		if err == io.EOF && s.par != nil {
+			b, err = s.parNext()
+		}
+	}
+	if err != nil {
+		s.err = err
+		s.stopPar()
+		return nil, err
+	}
+	return b, nil
+}
+
+// readBatch fills a batch from nextRecord.
+func (s *csvSource) readBatch() (*Batch, error) {
+	maxRows := batchRows(s.opt, len(s.kinds))
+	rowsCap := firstCap(maxRows)
+	if s.chunked {
+		// A chunk's remaining lines bound its rows.
+		rowsCap = max(1, min(rowsCap, s.chunkLines-int(s.nextLine-1)+1))
+	}
 	b := &Batch{Start: s.outRow, Cols: batchCols(s.kinds, rowsCap)}
-	for b.Len < max {
+	for b.Len < maxRows {
 		if b.Len == rowsCap {
-			rowsCap = min(2*rowsCap, max)
+			rowsCap = min(2*rowsCap, maxRows)
 			growBatch(b, rowsCap)
 		}
-		var fields [][]byte
-		var line int64
-		if s.pendPos < len(s.pendRows) {
-			p := s.pendRows[s.pendPos]
-			s.pendPos++
-			fields = s.pendFields[:0]
-			start := uint32(0)
-			if p.first > 0 {
-				start = s.pendEnds[p.first-1]
-			}
-			for k := 0; k < p.n; k++ {
-				end := s.pendEnds[p.first+k]
-				fields = append(fields, s.pendArena[start:end:end])
-				start = end
-			}
-			s.pendFields = fields
-			line = p.line
-			if s.pendPos == len(s.pendRows) {
-				s.pendArena, s.pendEnds, s.pendRows, s.pendFields = nil, nil, nil, nil
-				s.pendPos = 0
-			}
-		} else if s.pendErr != nil {
-			s.err = s.pendErr
-			return nil, s.err
-		} else {
-			err := s.readRecord()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				s.err = err
-				return nil, err
-			}
-			fields, line = s.fields, s.recLine
+		fields, line, err := s.nextRecord()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
 		}
 		if err := s.putRow(b, fields, line); err != nil {
-			s.err = err
 			return nil, err
 		}
 		b.Len++
 		s.outRow++
 	}
 	if b.Len == 0 {
-		s.err = io.EOF
 		return nil, io.EOF
 	}
 	trimBatch(b)
 	return b, nil
+}
+
+// nextRecord returns the next record and its first line: the rows read
+// ahead for inference first, then the input. In parallel mode the input
+// after those rows belongs to the pipeline, so it ends there.
+func (s *csvSource) nextRecord() ([][]byte, int64, error) {
+	if s.pendPos < len(s.pendRows) {
+		p := s.pendRows[s.pendPos]
+		s.pendPos++
+		fields := s.pendFields[:0]
+		start := uint32(0)
+		if p.first > 0 {
+			start = s.pendEnds[p.first-1]
+		}
+		for k := 0; k < p.n; k++ {
+			end := s.pendEnds[p.first+k]
+			fields = append(fields, s.pendArena[start:end:end])
+			start = end
+		}
+		s.pendFields = fields
+		if s.pendPos == len(s.pendRows) {
+			s.pendArena, s.pendEnds, s.pendRows, s.pendFields = nil, nil, nil, nil
+			s.pendPos = 0
+		}
+		return fields, p.line, nil
+	}
+	if s.pendErr != nil {
+		return nil, 0, s.pendErr
+	}
+	if s.par != nil {
+		return nil, 0, io.EOF
+	}
+	if err := s.readRecord(); err != nil {
+		return nil, 0, err
+	}
+	return s.fields, s.recLine, nil
 }
 
 // putRow converts one record into row b.Len of the batch.
@@ -735,4 +791,359 @@ func unescapeQuotes(b []byte) []byte {
 		}
 	}
 	return b[:w]
+}
+
+// Parallel parsing. After the header and kind inference, which stay
+// sequential, one splitter goroutine reads the input in chunks and cuts
+// each after the last record end in it, and W parser goroutines turn
+// chunks into batches; Next hands them out in file order and turns the
+// chunk-relative rows and lines of batches and errors into absolute ones.
+//
+// The splitter finds record ends by quote parity alone: a '\n' after an
+// even number of '"' since the chunk's start. For records that parse,
+// parity is odd exactly inside quoted fields ("" escapes flip it twice),
+// so the cut is the parser's record end. A malformed record makes the
+// parser fail before its first even-parity '\n', so it fails inside its
+// chunk as the sequential reader would; chunks after it may be cut
+// anywhere, but Next never looks past the first error. A record with no
+// end in a full buffer makes the buffer grow up to the record limit,
+// where the chunk carries errTooLong for its parser to report, exactly
+// as the sequential reader's buffer does.
+//
+// Memory stays bounded: W+2 chunk buffers circulate (the splitter holds
+// at most two), and at most W+2 parsed chunks wait for Next. Batches do
+// not span chunks, so a batch may hold fewer than BatchRows rows.
+
+// csvChunkBytes is the default chunk size: large enough that handing a
+// chunk over costs nothing next to parsing it, small enough that the
+// first batches come soon.
+const csvChunkBytes = 1 << 20
+
+// parConfig tunes the pipeline; tests shrink chunk to put chunk edges
+// everywhere.
+type parConfig struct {
+	workers int  // parser goroutines; 1 or less reads sequentially
+	chunk   int  // bytes per chunk buffer
+	force   bool // run the pipeline even when the input is all buffered
+}
+
+// errSplitMore and errSplitStop are what a chunk's buffer says when its
+// parser asks for bytes past the chunk: the splitter's probe of a partial
+// record, and a chunk sent because that probe found an error.
+var (
+	errSplitMore = errors.New("internal: record continues past its chunk")
+	errSplitStop = errors.New("internal: chunk ends in a malformed record")
+)
+
+// csvChunk is one piece of input between record ends, and its result.
+type csvChunk struct {
+	data []byte
+	// rerr, when set, is what asking for more input than data returns
+	// (a read error, errTooLong); otherwise the chunk ends at a record
+	// end or at the end of the input.
+	rerr error
+	done chan struct{} // closed when the fields below are set
+
+	batches []*Batch
+	err     error
+	rows    int64 // data rows in the chunk
+	lines   int64 // line ends in the chunk
+}
+
+type csvPar struct {
+	work  chan *csvChunk // chunks to parse
+	order chan *csvChunk // the same chunks in file order
+	free  chan []byte    // buffer tokens: nil or a buffer of chunk bytes
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	chunk int
+
+	// Next's state: the chunk being handed out and where it starts.
+	cur               *csvChunk
+	curIdx            int
+	rowBase, lineBase int64
+}
+
+// parser is a copy of s for a goroutine of its own: the same schema and
+// options, its own buffer and record state.
+func (s *csvSource) parser() *csvSource {
+	return &csvSource{name: s.name, opt: s.opt, comma: s.comma, header: s.header,
+		schema: s.schema, kinds: s.kinds, colIdx: s.colIdx}
+}
+
+func (s *csvSource) startPar(cfg parConfig) {
+	w := cfg.workers
+	limit := s.in.limit
+	chunk := max(1, min(cfg.chunk, limit))
+	p := &csvPar{
+		work:     make(chan *csvChunk, w+2),
+		order:    make(chan *csvChunk, w+2),
+		free:     make(chan []byte, w+2),
+		quit:     make(chan struct{}),
+		chunk:    chunk,
+		rowBase:  s.rdRow,
+		lineBase: s.nextLine,
+	}
+	for i := 0; i < w+2; i++ {
+		p.free <- nil
+	}
+	head, r, eof := s.in.data(), s.in.r, s.in.eof
+	s.in = nil
+	s.par = p
+	p.wg.Add(w + 1)
+	go s.parser().splitter(p, head, r, eof, limit)
+	for i := 0; i < w; i++ {
+		go s.parser().parseChunks(p)
+	}
+}
+
+// stopPar ends the pipeline's goroutines and waits for them.
+func (s *csvSource) stopPar() {
+	p := s.par
+	if p == nil {
+		return
+	}
+	s.par = nil
+	close(p.quit)
+	p.wg.Wait()
+}
+
+// parNext hands out the next parsed batch in file order.
+func (s *csvSource) parNext() (*Batch, error) {
+	p := s.par
+	for {
+		if c := p.cur; c != nil {
+			if p.curIdx < len(c.batches) {
+				b := c.batches[p.curIdx]
+				c.batches[p.curIdx] = nil
+				p.curIdx++
+				b.Start += p.rowBase
+				for i := range b.Issues {
+					b.Issues[i].Row += p.rowBase
+				}
+				s.outRow = b.Start + int64(b.Len)
+				return b, nil
+			}
+			if c.err != nil {
+				return nil, p.absolute(c)
+			}
+			p.rowBase += c.rows
+			p.lineBase += c.lines
+			p.cur = nil
+		}
+		c, ok := <-p.order
+		if !ok {
+			return nil, io.EOF
+		}
+		<-c.done
+		p.cur, p.curIdx = c, 0
+	}
+}
+
+// absolute moves a chunk's error from chunk-relative rows and lines to
+// the file's. An error of the underlying reader (a gzip InputError) is
+// already absolute and left alone.
+func (p *csvPar) absolute(c *csvChunk) error {
+	var ie, re *InputError
+	if !errors.As(c.err, &ie) || (errors.As(c.rerr, &re) && re == ie) {
+		return c.err
+	}
+	if ie.Line > 0 {
+		ie.Line += p.lineBase - 1
+	}
+	if ie.Row >= 0 {
+		ie.Row += p.rowBase
+	}
+	return c.err
+}
+
+// parseChunks is a parser goroutine.
+func (s *csvSource) parseChunks(p *csvPar) {
+	defer p.wg.Done()
+	for {
+		var c *csvChunk
+		select {
+		case c = <-p.work:
+		case <-p.quit:
+			return
+		}
+		if c == nil {
+			return
+		}
+		s.parseChunk(c)
+		buf := c.data[:cap(c.data)]
+		c.data = nil
+		if len(buf) != p.chunk {
+			buf = nil // a grown buffer for a long record is not kept
+		}
+		p.free <- buf
+		close(c.done)
+	}
+}
+
+// parseChunk parses one chunk as if it were the whole input, with rows
+// and lines counted from the chunk's start.
+func (s *csvSource) parseChunk(c *csvChunk) {
+	s.in = &textBuf{buf: c.data, end: len(c.data), eof: c.rerr == nil, err: c.rerr, limit: recordLimit(s.opt)}
+	s.nextLine, s.rdRow, s.outRow = 1, 0, 0
+	s.chunked = true
+	s.chunkLines = bytes.Count(c.data, []byte{'\n'})
+	for {
+		b, err := s.readBatch()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			c.err = err
+			break
+		}
+		c.batches = append(c.batches, b)
+	}
+	c.rows, c.lines = s.rdRow, s.nextLine-1
+	s.in = nil
+}
+
+// splitter reads the input into chunk buffers and sends each chunk up to
+// its last record end; the partial record after it starts the next one.
+// head is input already buffered (after the rows read for inference).
+func (s *csvSource) splitter(p *csvPar, head []byte, r io.Reader, eof bool, limit int) {
+	defer p.wg.Done()
+	defer close(p.order)
+	defer close(p.work)
+	// size is the buffer for a partial record of n bytes plus new input.
+	size := func(n int) int { return min(max(p.chunk, 2*n), limit) }
+	get := func(n int) []byte {
+		select {
+		case b := <-p.free:
+			if cap(b) < size(n) {
+				b = make([]byte, size(n))
+			}
+			return b[:size(n)]
+		case <-p.quit:
+			return nil
+		}
+	}
+	send := func(data []byte, rerr error) bool {
+		c := &csvChunk{data: data, rerr: rerr, done: make(chan struct{})}
+		select {
+		case p.work <- c:
+		case <-p.quit:
+			return false
+		}
+		select {
+		case p.order <- c:
+			return true
+		case <-p.quit:
+			return false
+		}
+	}
+	// The buffered head is read like the rest, so that it is cut into
+	// chunks too.
+	if eof {
+		r = bytes.NewReader(head)
+	} else {
+		r = io.MultiReader(bytes.NewReader(head), r)
+	}
+	eof = false
+	buf := get(0)
+	if buf == nil {
+		return
+	}
+	n := 0
+	scanned, inQ := 0, false
+	zero := 0
+	for {
+		var rerr error
+		for n < len(buf) && !eof {
+			m, err := r.Read(buf[n:])
+			n += m
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				rerr = err
+				break
+			} else if m == 0 {
+				if zero++; zero > 100 {
+					rerr = io.ErrNoProgress
+					break
+				}
+			}
+		}
+		var cut int
+		cut, inQ = lastRecordEnd(buf[:n], scanned, inQ)
+		scanned = n
+		switch {
+		case rerr != nil:
+			send(buf[:n], rerr)
+			return
+		case eof:
+			if n > 0 {
+				send(buf[:n], nil)
+			}
+			return
+		case cut < 0:
+			// A record longer than the buffer.
+			if n >= limit {
+				send(buf[:limit], errTooLong)
+				return
+			}
+			if s.partialErr(buf[:n], limit) {
+				send(buf[:n], errSplitStop)
+				return
+			}
+			nb := make([]byte, min(2*len(buf), limit))
+			copy(nb, buf[:n])
+			buf = nb
+			continue
+		}
+		// Take the next buffer before sending this one, whose tail it
+		// copies: a parser could otherwise free and refill it first.
+		next := get(n - cut)
+		if next == nil {
+			return
+		}
+		tail := copy(next, buf[cut:n])
+		if !send(buf[:cut], nil) {
+			return
+		}
+		buf, n, scanned = next, tail, tail
+	}
+}
+
+// lastRecordEnd scans data[from:] with quote parity inQ at from and
+// returns the index just past the last '\n' outside quotes (-1 if none)
+// and the parity at the end. It jumps from quote to quote, so unquoted
+// text costs one IndexByte and one LastIndexByte.
+func lastRecordEnd(data []byte, from int, inQ bool) (int, bool) {
+	cut := -1
+	for pos := from; pos < len(data); {
+		q := bytes.IndexByte(data[pos:], '"')
+		end := len(data)
+		if q >= 0 {
+			end = pos + q
+		}
+		if !inQ {
+			if nl := bytes.LastIndexByte(data[pos:end], '\n'); nl >= 0 {
+				cut = pos + nl + 1
+			}
+		}
+		if q < 0 {
+			break
+		}
+		inQ = !inQ
+		pos = end + 1
+	}
+	return cut, inQ
+}
+
+// partialErr reports whether the partial record at the start of data
+// already has an error, which the sequential reader would report without
+// reading further. The splitter asks before growing a buffer, so a
+// malformed long record is not buffered up to the record limit.
+func (s *csvSource) partialErr(data []byte, limit int) bool {
+	s.in = &textBuf{buf: data, end: len(data), err: errSplitMore, limit: limit}
+	s.nextLine, s.rdRow = 1, 0
+	err := s.readRecord()
+	s.in = nil
+	return err != nil && err != io.EOF && !errors.Is(err, errSplitMore)
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // render turns a cell into text for comparisons: numbers in %g, "<null>",
@@ -637,6 +638,8 @@ func TestTextStreamingMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Start from a collected heap: garbage of earlier tests is not ours.
+	runtime.GC()
 	var ms runtime.MemStats
 	var peak uint64
 	rows := 0
@@ -894,4 +897,489 @@ func TestCSVBatchGrowth(t *testing.T) {
 			t.Fatalf("batch sizes %v, want %v", lens, want)
 		}
 	})
+}
+
+// benchShortestCSV is a numeric CSV in the shape bench/datagen writes:
+// shortest round-trip floats ('g', -1), mostly 16 and 17 significant digits.
+func benchShortestCSV(rows, cols int) []byte {
+	rng := rand.New(rand.NewSource(5))
+	var buf []byte
+	for j := 0; j < cols; j++ {
+		if j > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, fmt.Sprintf("c%d", j)...)
+	}
+	buf = append(buf, '\n')
+	for i := 0; i < rows; i++ {
+		for j := 0; j < cols; j++ {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			var v float64
+			switch j % 4 {
+			case 0:
+				v = float64(j) + rng.NormFloat64()
+			case 1:
+				v = 100 * rng.Float64()
+			case 2:
+				v = -2 + rng.NormFloat64()
+			default:
+				v = math.Exp(0.5 * rng.NormFloat64())
+			}
+			buf = strconv.AppendFloat(buf, v, 'g', -1, 64)
+		}
+		buf = append(buf, '\n')
+	}
+	return buf
+}
+
+// BenchmarkCSVShortestFloats reads what bench/datagen writes; its cells
+// mostly take the 128-bit path of parseNum, not the Clinger one.
+func BenchmarkCSVShortestFloats(b *testing.B) {
+	const rows, cols = 100000, 20
+	buf := benchShortestCSV(rows, cols)
+	b.SetBytes(int64(len(buf)))
+	cpu0 := cpuSeconds()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		src, err := openCSV("bench.csv", bytes.NewReader(buf), ',', Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			bt, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += bt.Len
+		}
+		if n != rows {
+			b.Fatalf("%d rows", n)
+		}
+		src.Close()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(rows*cols)*float64(b.N)/b.Elapsed().Seconds(), "cells/s")
+	b.ReportMetric(float64(rows*cols)*float64(b.N)/(cpuSeconds()-cpu0), "cells/cpu-s")
+}
+
+// TestMulPow10 checks the 128-bit path against strconv: whenever it
+// answers, it must answer exactly, and it must answer for nearly all
+// 16 and 17 digit inputs.
+func TestMulPow10(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	type tc struct {
+		w uint64
+		q int
+	}
+	cases := []tc{
+		{45035996273704965, -1}, {45035996273704975, -1}, {9007199254740993, 0}, {9007199254740995, 0},
+		{18014398509481985, 0}, {1, 0}, {1, -80}, {1, 80}, {math.MaxUint64, 0}, {math.MaxUint64, -80},
+		{6490565380356467, -16}, {17976931348623157, 292}, {22250738585072014, -324}, {1, 23},
+		{12345678901234567, -23}, {9999999999999999999, -19}, {5, -1}, {25, -2}, {125, -3},
+	}
+	for i := 0; i < 300000; i++ {
+		var w uint64
+		switch i % 3 {
+		case 0: // 16 or 17 digits, the common case
+			w = uint64(1e15) + uint64(rng.Int63n(int64(99e15)))
+		case 1:
+			w = rng.Uint64() >> uint(rng.Intn(64))
+		default: // just above or below a halfway point
+			w = (uint64(1)<<53+uint64(rng.Int63n(1<<20))*2+1)<<uint(rng.Intn(11)) + uint64(rng.Intn(3)) - 1
+		}
+		cases = append(cases, tc{w, rng.Intn(161) - 80})
+	}
+	answered := 0
+	for _, c := range cases {
+		for _, neg := range []bool{false, true} {
+			got, ok := mulPow10(c.w, c.q, neg)
+			if !ok {
+				continue
+			}
+			answered++
+			s := strconv.FormatUint(c.w, 10) + "e" + strconv.Itoa(c.q)
+			if neg {
+				s = "-" + s
+			}
+			want, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				t.Fatalf("%s: answered %v, strconv error %v", s, got, err)
+			}
+			if math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("mulPow10(%s) = %v (%#x), strconv %v (%#x)", s, got, math.Float64bits(got), want, math.Float64bits(want))
+			}
+		}
+	}
+	if answered < 2*len(cases)*99/100 {
+		t.Fatalf("answered %d of %d", answered, 2*len(cases))
+	}
+}
+
+// readCSVWith drains a CSV reader with the given pipeline configuration.
+func readCSVWith(t testing.TB, in []byte, comma byte, opt Options, par parConfig) (rows [][]string, issues []RowIssue, err error, openErr error) {
+	t.Helper()
+	src, err := openCSVPar("p.csv", bytes.NewReader(in), comma, opt, par)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer src.Close()
+	rows, issues, err = drain(t, src)
+	return rows, issues, err, nil
+}
+
+// sameAsSequential checks that the parallel reader returns what the
+// sequential one does: the same rows and issues, or the same error after
+// a prefix of the rows the sequential reader reads before it (batches do
+// not line up, so the rows returned before an error may differ in count).
+func sameAsSequential(t testing.TB, in []byte, comma byte, opt Options, par parConfig) {
+	t.Helper()
+	wantRows, wantIssues, wantErr, wantOpen := readCSVWith(t, in, comma, opt, parConfig{workers: 1})
+	rows, issues, err, openErr := readCSVWith(t, in, comma, opt, par)
+	if (wantOpen == nil) != (openErr == nil) || (wantOpen != nil && wantOpen.Error() != openErr.Error()) {
+		t.Fatalf("open: parallel %v, sequential %v", openErr, wantOpen)
+	}
+	if wantOpen != nil {
+		return
+	}
+	if (wantErr == nil) != (err == nil) || (wantErr != nil && wantErr.Error() != err.Error()) {
+		t.Fatalf("chunk %d: parallel error %v, sequential %v", par.chunk, err, wantErr)
+	}
+	if wantErr == nil {
+		if !reflect.DeepEqual(rows, wantRows) {
+			t.Fatalf("chunk %d: parallel rows\n%q\nsequential\n%q", par.chunk, rows, wantRows)
+		}
+		if len(issues) != len(wantIssues) || (len(issues) > 0 && !reflect.DeepEqual(issues, wantIssues)) {
+			t.Fatalf("chunk %d: parallel issues %v, sequential %v", par.chunk, issues, wantIssues)
+		}
+		return
+	}
+	// Every row before the error, read one row per batch.
+	one := opt
+	one.BatchRows = 1
+	allRows, allIssues, _, _ := readCSVWith(t, in, comma, one, parConfig{workers: 1})
+	if len(rows) > len(allRows) || (len(rows) > 0 && !reflect.DeepEqual(rows, allRows[:len(rows)])) {
+		t.Fatalf("chunk %d: rows before the error\n%q\nare not a prefix of\n%q", par.chunk, rows, allRows)
+	}
+	k := 0
+	for k < len(allIssues) && allIssues[k].Row < int64(len(rows)) {
+		k++
+	}
+	if len(issues) != k || (k > 0 && !reflect.DeepEqual(issues, allIssues[:k])) {
+		t.Fatalf("chunk %d: issues %v, want %v", par.chunk, issues, allIssues[:k])
+	}
+}
+
+// TestCSVParallelChunkEdges puts a chunk edge at every byte of inputs
+// with quoted newlines, CRLF, escaped quotes and blank lines, and checks
+// the pipeline reads them as the sequential reader does.
+func TestCSVParallelChunkEdges(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		opt  Options
+	}{
+		{"plain", "a,b\n1,2\n3,4\n5,6\n7,8\n", Options{}},
+		{"no final newline", "a,b\n1,2\n3,4", Options{}},
+		{"crlf", "a,b\r\n1,x\r\n3,y\r\n\r\n5,z\r\n", Options{}},
+		{"quoted newlines", "a,b\n\"1\n2\",\"x\r\ny\"\n\"\",\"\n\n\"\n3,4\n", Options{}},
+		{"escaped quotes", "a,b\n\"\"\"\",\"a\"\"b\"\"\"\n\"x\"\"\n\"\"y\",2\n\"\"\"\"\"\",3\n", Options{}},
+		{"quote then crlf", "a,b\r\n\"1\"\r\n\"2\",\"3\"\r\n4,\"5\"\r\n", Options{Lenient: true}},
+		{"quoted at eof", "a,b\n1,\"x\"", Options{}},
+		{"cr at eof", "a,b\n1,\"x\"\r", Options{}},
+		{"blank lines", "a,b\n\n\n1,2\n\n\r\n3,4\n\n", Options{}},
+		{"ragged lenient", "a,b,c\n1\n1,2,3,4\n\"x\ny\",2\n5,6,7\n", Options{Lenient: true}},
+		{"mismatches", "a,b\n1,true\n2,false\nx,maybe\n\"4\",\"1\"\n", Options{InferRows: 2}},
+		{"strings", "s,n\nhello,1\n\"wo\nrld\",2\nüñí,3\n\"\",4\n", Options{}},
+		{"long quoted record", "a,b\n1,\"" + strings.Repeat("xy\n\"\"", 40) + "\"\n2,\"z\"\n", Options{}},
+		{"bare quote", "a,b\n1,2\n3,x\"y\n5,6\n", Options{}},
+		{"unterminated", "a,b\n1,2\n3,\"abc\n4,5\n", Options{}},
+		{"text after quote", "a,b\n1,2\n\"3\"x,4\n", Options{}},
+		{"ragged strict", "a,b\n1,2\n3\n4,5\n", Options{}},
+		{"bad utf8", "a,b\n1,2\n3,\xff\n", Options{}},
+		{"field too long", "a,b\n1,2\n3,abcdefghijk\n", Options{MaxField: 10}},
+		{"too many columns", "a,b\n1,2\n1,2,3,4\n", Options{MaxColumns: 3, Lenient: true}},
+		{"errors in two chunks", "a,b\n1,2\n3,\"x\"y\n5,6\n7,8\"\n9,10\n", Options{}},
+		{"schema", "a,b\n1,x\n\"2\n\",y\nz,3\n", Options{Schema: &Schema{Fields: []Field{{"b", KindString}, {"a", KindInt}}}}},
+		{"small infer window", "a,b\n1,2\n3,4\n5,\"6\n\"\n7,8\n", Options{InferRows: 1, BatchRows: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, comma := range []byte{',', '\t'} {
+				in := []byte(tc.in)
+				if comma == '\t' {
+					in = bytes.ReplaceAll(in, []byte{','}, []byte{'\t'})
+				}
+				// Every small size puts edges everywhere; larger ones
+				// leave whole records in a chunk.
+				for chunk := 1; chunk <= len(in)+1; chunk++ {
+					if chunk > 40 && chunk%11 != 0 {
+						continue
+					}
+					sameAsSequential(t, in, comma, tc.opt, parConfig{workers: 2 + chunk%2, chunk: chunk, force: true})
+				}
+			}
+		})
+	}
+}
+
+// randomCSV writes a CSV of mostly well-formed records with quoted
+// newlines, escapes, CRLF, blank lines and, when bad, a few malformed
+// fields.
+func randomCSV(rng *rand.Rand, rows int, bad bool) []byte {
+	var b []byte
+	b = append(b, "n,f,s,q\n"...)
+	for i := 0; i < rows; i++ {
+		switch rng.Intn(20) {
+		case 0:
+			b = append(b, '\n')
+		case 1:
+			b = append(b, "\r\n"...)
+		}
+		b = strconv.AppendInt(b, int64(rng.Intn(1000)), 10)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, rng.NormFloat64(), 'g', -1, 64)
+		b = append(b, ',')
+		b = append(b, "word"[:rng.Intn(5)]...)
+		b = append(b, ',')
+		if rng.Intn(2) == 0 {
+			b = append(b, '"')
+			for k := rng.Intn(6); k > 0; k-- {
+				b = append(b, []string{"x", "\"\"", "\n", "\r\n", ",", "é"}[rng.Intn(6)]...)
+			}
+			b = append(b, '"')
+		} else {
+			b = append(b, "plain"...)
+		}
+		if bad && rng.Intn(60) == 0 {
+			b = append(b, []string{"\"", "x\"", ",extra", "\xff"}[rng.Intn(4)]...)
+		}
+		if rng.Intn(3) == 0 {
+			b = append(b, '\r')
+		}
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// TestCSVParallelDeterminism compares pipeline and sequential reads of
+// random inputs, well-formed and not, over many chunk sizes.
+func TestCSVParallelDeterminism(t *testing.T) {
+	rng := rand.New(rand.NewSource(21))
+	for k := 0; k < 60; k++ {
+		bad := k%2 == 1
+		in := randomCSV(rng, 20+rng.Intn(300), bad)
+		opt := Options{InferRows: 1 + rng.Intn(20), BatchRows: 1 + rng.Intn(50), Lenient: rng.Intn(2) == 0}
+		for _, chunk := range []int{1, 7, 64, 200 + rng.Intn(500), 4096} {
+			t.Run(fmt.Sprintf("input%d/chunk%d", k, chunk), func(t *testing.T) {
+				sameAsSequential(t, in, ',', opt, parConfig{workers: 1 + rng.Intn(4), chunk: chunk, force: true})
+			})
+		}
+	}
+}
+
+// TestCSVParallelFirstErrorWins: errors in many chunks, the one reported
+// is the first in the file, with its absolute line, row and column, and
+// it sticks.
+func TestCSVParallelFirstErrorWins(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("a,b\n")
+	line := int64(1)
+	for i := 0; i < 3000; i++ {
+		switch {
+		case i == 1700:
+			sb.WriteString("1,\"x\n\"y\n") // text after a closing quote, two lines
+		case i > 1700 && i%50 == 0:
+			sb.WriteString("1,2,3\n") // later errors, each in its own chunk
+		case i%97 == 0:
+			sb.WriteString("\n1,\"q\nq\"\n") // blank line and a quoted newline
+		default:
+			fmt.Fprintf(&sb, "%d,%d\n", i, i*2)
+		}
+		_ = line
+	}
+	in := []byte(sb.String())
+	// Rows before 1700: one per i; lines: header, rows, plus an extra
+	// blank line and quoted newline every 97 rows.
+	extra := int64(0)
+	for i := 0; i < 1700; i++ {
+		if i%97 == 0 {
+			extra += 2
+		}
+	}
+	wantLine := 2 + 1700 + extra
+	for _, chunk := range []int{16, 100, 1000} {
+		for rep := 0; rep < 5; rep++ {
+			src, err := openCSVPar("e.csv", bytes.NewReader(in), ',', Options{InferRows: 10}, parConfig{workers: 4, chunk: chunk, force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = drain(t, src)
+			assertInputErr(t, err, "e.csv", wantLine, 1700, "b")
+			if !strings.Contains(err.Error(), "after closing quote") {
+				t.Fatalf("error %v", err)
+			}
+			if _, err2 := src.Next(); err2 != err {
+				t.Fatalf("Next after error: %v", err2)
+			}
+			src.Close()
+		}
+	}
+}
+
+// errAfterReader returns its bytes and then a read error.
+type errAfterReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errAfterReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		return n, e.err
+	}
+	return n, err
+}
+
+// The rows of TestCSVParallelReadError: more than the sequential reader's
+// first buffer, so that the error comes after the header.
+const readErrRows = 120000
+
+// TestCSVParallelReadError: a read error is reported after the complete
+// records before it, with the position of the record it interrupted (the
+// sequential reader names the record it was buffering, which depends on
+// its buffer size); a reader's own InputError (a truncated gzip stream)
+// is passed through unchanged.
+func TestCSVParallelReadError(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("a,b\n")
+	for i := 0; i < readErrRows; i++ {
+		fmt.Fprintf(&sb, "%d,\"%d\n\"\n", i, i)
+	}
+	sb.WriteString("1,\"partial")
+	own := malformed("z.csv.gz", 0, -1, "", -1, "gzip stream after 9 decompressed bytes: unexpected EOF")
+	for _, rerr := range []error{errors.New("disk on fire"), own} {
+		for _, chunk := range []int{5000, 1 << 16, 1 << 20} {
+			mk := func() io.Reader { return &errAfterReader{r: strings.NewReader(sb.String()), err: rerr} }
+			seq, err := openCSVPar("r.csv", mk(), ',', Options{InferRows: 3}, parConfig{workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, want := drain(t, seq)
+			par, err := openCSVPar("r.csv", mk(), ',', Options{InferRows: 3}, parConfig{workers: 3, chunk: chunk, force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, got := drain(t, par)
+			if want == nil || got == nil || !errors.Is(got, rerr) || !errors.Is(want, rerr) {
+				t.Fatalf("chunk %d: parallel %v, sequential %v", chunk, got, want)
+			}
+			if rerr == own && got != error(own) {
+				t.Fatalf("reader's InputError %v replaced by %v", own, got)
+			}
+			var ie *InputError
+			if rerr != own && (!errors.As(got, &ie) || ie.Line != 2+2*readErrRows || ie.Row != readErrRows) {
+				t.Fatalf("chunk %d: error %v, want it at line %d, row %d", chunk, got, 2+2*readErrRows, readErrRows)
+			}
+		}
+	}
+}
+
+// pipelineGoroutines counts the goroutines running a CSV pipeline's
+// splitter or parsers, from the stacks of all goroutines.
+func pipelineGoroutines() int {
+	buf := make([]byte, 1<<20)
+	st := string(buf[:runtime.Stack(buf, true)])
+	n := 0
+	for _, g := range strings.Split(st, "\n\n") {
+		if strings.Contains(g, "(*csvSource).splitter(") || strings.Contains(g, "(*csvSource).parseChunks(") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCSVParallelNoLeak: Close stops the splitter and the parsers at any
+// point, and so do the end of the input and an error.
+func TestCSVParallelNoLeak(t *testing.T) {
+	in := randomCSV(rand.New(rand.NewSource(4)), 3000, false)
+	bad := append(append([]byte(nil), in...), "1,2\n"...)
+	gone := func(when string) {
+		t.Helper()
+		for k := 0; k < 100; k++ {
+			if pipelineGoroutines() == 0 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Fatalf("%s: %d pipeline goroutines still running", when, pipelineGoroutines())
+	}
+	gone("before")
+	for _, batches := range []int{0, 1, 3, -1} {
+		for _, input := range [][]byte{in, bad} {
+			src, err := openCSVPar("l.csv", bytes.NewReader(input), ',', Options{InferRows: 5, BatchRows: 7}, parConfig{workers: 4, chunk: 256, force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Goroutines that have not run yet have no stack to show.
+			n := 0
+			for k := 0; k < 100 && n < 5; k++ {
+				if n = pipelineGoroutines(); n < 5 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if n != 5 {
+				t.Fatalf("batches %d, input %d: %d pipeline goroutines, want 5, par %v", batches, len(input), n, src.(*csvSource).par != nil)
+			}
+			for k := 0; batches < 0 || k < batches; k++ {
+				if _, err := src.Next(); err != nil {
+					break
+				}
+			}
+			if batches < 0 {
+				gone("after the last Next") // the end of the input or an error stops it without Close
+			}
+			src.Close()
+			gone("after Close")
+		}
+	}
+}
+
+// BenchmarkCSVShortestFloatsParallel is BenchmarkCSVShortestFloats through
+// the pipeline with GOMAXPROCS parsers (sequential when that is 1).
+func BenchmarkCSVShortestFloatsParallel(b *testing.B) {
+	const rows, cols = 100000, 20
+	buf := benchShortestCSV(rows, cols)
+	b.SetBytes(int64(len(buf)))
+	cpu0 := cpuSeconds()
+	b.ResetTimer()
+	for k := 0; k < b.N; k++ {
+		src, err := openCSVPar("bench.csv", bytes.NewReader(buf), ',', Options{}, parConfig{workers: runtime.GOMAXPROCS(0), chunk: csvChunkBytes})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			bt, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += bt.Len
+		}
+		if n != rows {
+			b.Fatalf("%d rows", n)
+		}
+		src.Close()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(rows*cols)*float64(b.N)/b.Elapsed().Seconds(), "cells/s")
+	b.ReportMetric(float64(rows*cols)*float64(b.N)/(cpuSeconds()-cpu0), "cells/cpu-s")
 }

@@ -94,6 +94,9 @@ func FuzzCSV(f *testing.F) {
 				t.Fatalf("byte reads: %d rows, %v; whole reads: %d rows, %v", len(r1), e1, len(r2), e2)
 			}
 		}
+		// The parallel pipeline, with chunk edges every few bytes, reads
+		// what the sequential reader does.
+		sameAsSequential(t, in, comma, opt, parConfig{workers: 3, chunk: 1 + len(in)%13, force: true})
 		// With a schema of strings, every cell is Valid or Null.
 		if err == nil {
 			sc := Schema{}

@@ -3,7 +3,10 @@ package data
 import (
 	"encoding/binary"
 	"math"
+	"math/big"
+	"math/bits"
 	"strconv"
+	"sync"
 	"unsafe"
 )
 
@@ -117,6 +120,11 @@ func parseNum(b []byte) (float64, bool) {
 		return 0, true
 	}
 	if mant > 1<<53 || exp < -22 || exp > 22 {
+		// Shortest round-trip output ('g', -1) has 16 or 17 significant
+		// digits, so most mantissas of real data land here.
+		if f, ok := mulPow10(mant, exp, neg); ok {
+			return f, true
+		}
 		return parseNumSlow(b)
 	}
 	f := float64(int64(mant))
@@ -129,6 +137,134 @@ func parseNum(b []byte) (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// pow128 is 10^q as t·2^e with t a 128-bit integer whose top bit is set,
+// rounded down; exact says t·2^e equals 10^q.
+type pow128 struct {
+	hi, lo uint64
+	e      int
+	exact  bool
+}
+
+// The decimal exponents mulPow10 handles; others go to strconv.
+const pow128Min, pow128Max = -80, 80
+
+var (
+	pow128Once sync.Once
+	pow128Tab  [pow128Max - pow128Min + 1]pow128
+)
+
+// initPow128 computes the table with math/big on first use, which keeps
+// a literal table of magic numbers out of the source.
+func initPow128() {
+	ten := big.NewInt(10)
+	mask := new(big.Int).SetUint64(math.MaxUint64)
+	for q := pow128Min; q <= pow128Max; q++ {
+		t := new(big.Int)
+		var e int
+		exact := true
+		if q >= 0 {
+			t.Exp(ten, big.NewInt(int64(q)), nil)
+			n := t.BitLen()
+			if n > 128 {
+				exact = t.TrailingZeroBits() >= uint(n-128)
+				t.Rsh(t, uint(n-128))
+			} else {
+				t.Lsh(t, uint(128-n))
+			}
+			e = n - 128
+		} else {
+			// 2^(n-1) < 10^-q < 2^n, so 2^(127+n)/10^-q lies strictly
+			// between 2^127 and 2^128; the quotient is never exact.
+			d := new(big.Int).Exp(ten, big.NewInt(int64(-q)), nil)
+			n := d.BitLen()
+			t.Lsh(big.NewInt(1), uint(127+n))
+			t.Quo(t, d)
+			e = -(127 + n)
+			exact = false
+		}
+		lo := new(big.Int).And(t, mask)
+		hi := new(big.Int).Rsh(t, 64)
+		pow128Tab[q-pow128Min] = pow128{hi: hi.Uint64(), lo: lo.Uint64(), e: e, exact: exact}
+	}
+}
+
+// mulPow10 returns w·10^q correctly rounded (nearest, ties to even) when it
+// can prove the rounding from a 128-bit approximation of the power, which
+// is almost always; ok is false otherwise (and for subnormal or overflowing
+// results), and the caller falls back to strconv. This is the method of
+// Lemire, "Number parsing at a gigabyte per second" (2021), with the
+// rounding decided by interval reasoning: the truncated power makes the
+// computed product at most w units of its last word below the true one.
+func mulPow10(w uint64, q int, neg bool) (float64, bool) {
+	if w == 0 || q < pow128Min || q > pow128Max {
+		return 0, false
+	}
+	pow128Once.Do(initPow128)
+	p := &pow128Tab[q-pow128Min]
+	s := bits.LeadingZeros64(w)
+	w <<= uint(s)
+	hi, lo := bits.Mul64(w, p.hi)
+	// hi is in [2^62, 2^64): 53 bits are kept, sh are rounded away.
+	sh := 10 + uint(hi>>63)
+	half := uint64(1) << (sh - 1)
+	rh := hi & (1<<sh - 1)
+	up := false
+	wide := false
+	switch {
+	case rh > half:
+		up = true // a carry from below only moves the same result
+	case rh == half:
+		if lo != 0 || (hi>>sh)&1 == 1 {
+			up = true
+		} else {
+			wide = true
+		}
+	case rh == half-1:
+		wide = lo+w < lo
+	}
+	if wide {
+		h0, l0 := bits.Mul64(w, p.lo)
+		var c uint64
+		lo, c = bits.Add64(lo, h0, 0)
+		hi += c
+		sh = 10 + uint(hi>>63)
+		half = uint64(1) << (sh - 1)
+		rh = hi & (1<<sh - 1)
+		up = false
+		switch {
+		case rh > half:
+			up = true
+		case rh == half:
+			// Above the halfway point when anything below is set or the
+			// power was rounded down (the true product is then larger);
+			// exactly halfway otherwise, which rounds to even.
+			up = lo != 0 || l0 != 0 || !p.exact || (hi>>sh)&1 == 1
+		case rh == half-1:
+			if lo == math.MaxUint64 && l0+w < l0 {
+				return 0, false
+			}
+		}
+	}
+	m := hi >> sh
+	e := 52 + int(sh) + 128 + p.e - s
+	if up {
+		m++
+		if m == 1<<53 {
+			m >>= 1
+			e++
+		}
+	}
+	be := e + 1023
+	if be < 1 || be > 2046 {
+		return 0, false
+	}
+	f := uint64(be)<<52 | m&(1<<52-1)
+	if neg {
+		f |= 1 << 63
+	}
+	return math.Float64frombits(f), true
 }
 
 // eightDigits is the value of b[:8] when those bytes are all decimal
