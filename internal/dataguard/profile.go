@@ -64,8 +64,8 @@ type ProfileOptions struct {
 	MaxCovColumns int  `json:"max_cov_columns"`
 	KLLK          int  `json:"kll_k"`
 	// Workers is the number of goroutines summarising batches (default
-	// GOMAXPROCS). Batches go to workers round-robin, so the result is the
-	// same for the same input and the same Workers.
+	// GOMAXPROCS). Each owns a fixed share of the columns and sees every
+	// batch, so the result does not depend on scheduling.
 	Workers int `json:"-"`
 	// Progress, when set, is called with the number of rows read so far.
 	Progress func(rows int64) `json:"-"`
@@ -405,14 +405,14 @@ func (a *accumulator) consume(src data.Source, base int64) (int64, error) {
 			defer wg.Done()
 			for b := range in {
 				if errs[i] == nil {
-					errs[i] = a.add(p, b)
+					errs[i] = a.add(p, b, i, w)
 				}
 			}
 		}(a.partials[i], chans[i])
 	}
 	var rows int64
 	var readErr error
-	for n := 0; ; n++ {
+	for {
 		b, err := src.Next()
 		if err == io.EOF {
 			break
@@ -427,7 +427,12 @@ func (a *accumulator) consume(src data.Source, base int64) (int64, error) {
 			break
 		}
 		rows += int64(b.Len)
-		chans[n%w] <- b
+		// Every worker sees every batch and summarises its own columns
+		// (column c belongs to worker c mod w): each column's sketches
+		// see the whole stream, in order, whatever the scheduling.
+		for _, c := range chans {
+			c <- b
+		}
 		if a.opt.Progress != nil {
 			a.opt.Progress(a.rows + rows)
 		}
@@ -443,9 +448,13 @@ func (a *accumulator) consume(src data.Source, base int64) (int64, error) {
 	return rows, errors.Join(errs...)
 }
 
-// add summarises one batch into p.
-func (a *accumulator) add(p *partial, b *data.Batch) error {
+// add summarises worker's share of one batch into p: the columns whose
+// index is worker mod workers, and (worker 0) the multivariate summary.
+func (a *accumulator) add(p *partial, b *data.Batch, worker, workers int) error {
 	for ci := range b.Cols {
+		if ci%workers != worker {
+			continue
+		}
 		col := &b.Cols[ci]
 		c := &p.cols[ci]
 		if c.kind.Numeric() {
@@ -468,7 +477,7 @@ func (a *accumulator) add(p *partial, b *data.Batch) error {
 			}
 		}
 	}
-	if p.cov != nil {
+	if p.cov != nil && worker == 0 {
 		d := len(a.covCols)
 		if cap(p.block) < d*b.Len {
 			p.block = make([]float64, d*b.Len)
