@@ -708,7 +708,7 @@ func auditLeakage(t, o *table, z *stats.Matrix, center, scale []float64, tol flo
 			leaked[i] = true
 			res.Findings = append(res.Findings, Finding{Kind: KindLeakage, Row: ptr(i), Score: 1,
 				Related: hits[:min(len(hits), 8)],
-				Reason:  fmt.Sprintf("identical to %s of %s", rowsText(hits[:min(len(hits), 8)]), o.describe(res.Against))})
+				Reason:  fmt.Sprintf("identical to %s of %s", rowsText(hits[:min(len(hits), 8)]), res.Against)})
 		}
 	}
 	if len(t.names) == 0 {
@@ -776,13 +776,11 @@ report:
 		if !math.IsInf(best[i], 1) && best[i] <= tol {
 			res.Findings = append(res.Findings, Finding{Kind: KindLeakage, Row: ptr(i), Score: 1 - best[i]/tol/2,
 				Related: []int64{int64(near[i])},
-				Reason:  fmt.Sprintf("within %.3g standard deviations (RMS) of row %d of %s", best[i], near[i], o.describe(res.Against))})
+				Reason:  fmt.Sprintf("within %.3g standard deviations (RMS) of row %d of %s", best[i], near[i], res.Against)})
 		}
 	}
 	return nil
 }
-
-func (o *table) describe(path string) string { return path }
 
 // classCounts counts labelled rows per class, classes in label order.
 func (t *table) classCounts() []ClassCount {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/rampart-ai/rampart/internal/data"
 	"github.com/rampart-ai/rampart/internal/stats"
@@ -341,11 +340,4 @@ func (c *ColumnDrift) Describe() string {
 		return c.Note
 	}
 	return c.Method
-}
-
-func fmtP(p float64) string {
-	if p < 1e-4 {
-		return strconv.FormatFloat(p, 'e', 1, 64)
-	}
-	return strconv.FormatFloat(p, 'f', 4, 64)
 }
