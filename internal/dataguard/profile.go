@@ -241,7 +241,10 @@ func ProfileFiles(paths []string, dopt data.Options, opt ProfileOptions) (*Profi
 		base += rows
 		infos = append(infos, SourceInfo{Name: filepath.Base(path), Format: format, Rows: rows})
 	}
-	p := acc.finish()
+	p, err := acc.finish()
+	if err != nil {
+		return nil, err
+	}
 	p.Sources = infos
 	// Class names are stored as they are, so a "label" whose values
 	// hardly repeat (free text, an identifier, a regression target) would
@@ -630,12 +633,13 @@ func (p *partial) merge(q *partial) error {
 	return nil
 }
 
-func (a *accumulator) finish() *Profile {
+func (a *accumulator) finish() (*Profile, error) {
 	p := a.partials[0]
 	for _, q := range a.partials[1:] {
+		// Sketches made by one process with one k always merge; an error
+		// here is a bug, reported rather than panicking.
 		if err := p.merge(q); err != nil {
-			// Sketches made by one process with one k always merge.
-			panic(fmt.Sprintf("dataguard: merging worker summaries: %v", err))
+			return nil, fmt.Errorf("merging worker summaries: %w", err)
 		}
 	}
 	prof := &Profile{
@@ -671,7 +675,7 @@ func (a *accumulator) finish() *Profile {
 		}
 		prof.Multivariate = mv
 	}
-	return prof
+	return prof, nil
 }
 
 func classList(m map[string]int64) []ClassCount {
