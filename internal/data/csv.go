@@ -104,6 +104,7 @@ func (t *textBuf) more() error {
 		t.buf = nb
 	}
 	zero := 0
+	start := t.end
 	for t.end < len(t.buf) {
 		n, err := t.r.Read(t.buf[t.end:])
 		t.end += n
@@ -112,7 +113,13 @@ func (t *textBuf) more() error {
 			return nil
 		}
 		if err != nil {
+			// Hand over what was read first: the records before the
+			// failure parse, and the next call reports the error at the
+			// record it cut short.
 			t.err = err
+			if t.end > start {
+				return nil
+			}
 			return err
 		}
 		if n == 0 {
@@ -133,11 +140,17 @@ func recordLimit(opt Options) int {
 	return int(min(max(l, minRecordBytes), maxRecordBytes))
 }
 
-// readErr names the file in an error from the underlying reader, keeping
-// an InputError (a truncated gzip stream) as it is.
+// readErr names the file in an error from the underlying reader. An
+// InputError (a truncated gzip stream) keeps its text and gains the line
+// and row of the record it cut short, which it cannot know itself.
 func readErr(name string, line, row int64, err error) error {
 	var ie *InputError
 	if errors.As(err, &ie) {
+		if ie.Line == 0 && ie.Row < 0 && line > 0 {
+			c := *ie
+			c.Line, c.Row = line, row
+			return &c
+		}
 		return err
 	}
 	return &InputError{File: name, Line: line, Row: row, Offset: -1, Err: fmt.Errorf("read: %w", err)}
