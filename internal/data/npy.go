@@ -8,7 +8,10 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/rampart-ai/rampart/internal/pylit"
 )
 
 // This file holds the NumPy .npy reader and the fixed-width tensor streaming
@@ -453,16 +456,17 @@ func readNPYHeader(file string, r io.Reader) (npyHeader, error) {
 // parseNPYDict parses the header: a Python dict literal with exactly the
 // keys descr, fortran_order and shape. It is parsed, never evaluated.
 func parseNPYDict(s string) (npyHeader, error) {
-	p := &pyParser{s: s}
-	v, err := p.value(0)
+	v, end, err := pylit.Parse(s)
 	if err != nil {
 		return npyHeader{}, err
 	}
-	p.space()
-	if p.i != len(p.s) {
-		return npyHeader{}, fmt.Errorf("unexpected %q after the dict", p.rest())
+	if rest := strings.TrimLeft(s[end:], " \t\r\n"); rest != "" {
+		if len(rest) > 20 {
+			rest = rest[:20] + "…"
+		}
+		return npyHeader{}, fmt.Errorf("unexpected %q after the dict", rest)
 	}
-	d, ok := v.(pyDict)
+	d, ok := v.(pylit.Dict)
 	if !ok {
 		return npyHeader{}, errors.New("header is not a dict")
 	}
@@ -476,7 +480,7 @@ func parseNPYDict(s string) (npyHeader, error) {
 	}
 	ds, ok := descr.(string)
 	if !ok {
-		if _, list := descr.(pyList); list {
+		if _, list := descr.(pylit.List); list {
 			return npyHeader{}, errors.New("structured dtypes are not supported")
 		}
 		return npyHeader{}, fmt.Errorf("'descr' is not a string")
@@ -491,11 +495,11 @@ func parseNPYDict(s string) (npyHeader, error) {
 		return npyHeader{}, errors.New("'fortran_order' is missing or not True/False")
 	}
 	h.fortran = fo
-	sh, ok := d["shape"].(pyList)
-	if !ok || !sh.tuple {
+	sh, ok := d["shape"].(pylit.Tuple)
+	if !ok {
 		return npyHeader{}, errors.New("'shape' is missing or not a tuple")
 	}
-	for _, e := range sh.items {
+	for _, e := range sh {
 		n, ok := e.(int64)
 		if !ok {
 			return npyHeader{}, errors.New("'shape' holds a non-integer")
@@ -534,160 +538,6 @@ func npyDtype(s string) (tensorDtype, error) {
 		return tensorDtype{}, fmt.Errorf("unsupported dtype %q (want bool, int, uint or float)", s)
 	}
 	return d, nil
-}
-
-// pyDict and pyList are the values of the Python literal subset in npy
-// headers: dicts with string keys, tuples and lists, strings, ints and
-// booleans.
-type (
-	pyDict map[string]any
-	pyList struct {
-		items []any
-		tuple bool
-	}
-)
-
-type pyParser struct {
-	s string
-	i int
-}
-
-func (p *pyParser) rest() string {
-	r := p.s[p.i:]
-	if len(r) > 20 {
-		r = r[:20] + "…"
-	}
-	return r
-}
-
-func (p *pyParser) space() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *pyParser) value(depth int) (any, error) {
-	if depth > 16 {
-		return nil, errors.New("header nests too deeply")
-	}
-	p.space()
-	if p.i >= len(p.s) {
-		return nil, errors.New("header ends early")
-	}
-	switch c := p.s[p.i]; {
-	case c == '{':
-		p.i++
-		d := pyDict{}
-		for {
-			p.space()
-			if p.i < len(p.s) && p.s[p.i] == '}' {
-				p.i++
-				return d, nil
-			}
-			k, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			ks, ok := k.(string)
-			if !ok {
-				return nil, errors.New("dict key is not a string")
-			}
-			if _, dup := d[ks]; dup {
-				return nil, fmt.Errorf("duplicate key %q", ks)
-			}
-			p.space()
-			if p.i >= len(p.s) || p.s[p.i] != ':' {
-				return nil, fmt.Errorf("expected ':' at %q", p.rest())
-			}
-			p.i++
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			d[ks] = v
-			if !p.sep('}') {
-				return nil, fmt.Errorf("expected ',' or '}' at %q", p.rest())
-			}
-		}
-	case c == '(' || c == '[':
-		closer := byte(')')
-		if c == '[' {
-			closer = ']'
-		}
-		p.i++
-		l := pyList{tuple: c == '('}
-		for {
-			p.space()
-			if p.i < len(p.s) && p.s[p.i] == closer {
-				p.i++
-				return l, nil
-			}
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			l.items = append(l.items, v)
-			if !p.sep(closer) {
-				return nil, fmt.Errorf("expected ',' or '%c' at %q", closer, p.rest())
-			}
-		}
-	case c == '\'' || c == '"':
-		end := bytes.IndexByte([]byte(p.s[p.i+1:]), c)
-		if end < 0 {
-			return nil, errors.New("unterminated string")
-		}
-		v := p.s[p.i+1 : p.i+1+end]
-		if bytes.IndexByte([]byte(v), '\\') >= 0 {
-			return nil, errors.New("escapes in header strings are not supported")
-		}
-		p.i += end + 2
-		return v, nil
-	case c >= '0' && c <= '9':
-		j := p.i
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
-			j++
-		}
-		// Python 2 era writers put an L after longs.
-		num := p.s[p.i:j]
-		if j < len(p.s) && p.s[j] == 'L' {
-			j++
-		}
-		n, err := strconv.ParseInt(num, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("integer %s out of range", num)
-		}
-		p.i = j
-		return n, nil
-	default:
-		for _, w := range [...]struct {
-			word string
-			v    any
-		}{{"True", true}, {"False", false}} {
-			if len(p.s)-p.i >= len(w.word) && p.s[p.i:p.i+len(w.word)] == w.word {
-				p.i += len(w.word)
-				return w.v, nil
-			}
-		}
-		return nil, fmt.Errorf("unexpected %q", p.rest())
-	}
-}
-
-// sep consumes a ',' (possibly trailing) or peeks the closer.
-func (p *pyParser) sep(closer byte) bool {
-	p.space()
-	if p.i >= len(p.s) {
-		return false
-	}
-	if p.s[p.i] == ',' {
-		p.i++
-		return true
-	}
-	return p.s[p.i] == closer
 }
 
 // openNPY reads a .npy stream. C-ordered arrays stream batch by batch;

@@ -302,7 +302,7 @@ func TestNPYHeader(t *testing.T) {
 		{"duplicate key", "{'descr': '<f8', 'descr': '<f8', 'shape': (0,)}", false, "duplicate"},
 		{"shape list", "{'descr': '<f8', 'fortran_order': False, 'shape': [0]}", false, "tuple"},
 		{"code", "{'descr': __import__('os'), 'fortran_order': False, 'shape': (0,)}", false, "unexpected"},
-		{"negative", "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}", false, "unexpected"},
+		{"negative", "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}", false, "negative dimension"},
 		{"0-d", "{'descr': '<f8', 'fortran_order': False, 'shape': ()}", false, "0-dimensional"},
 		{"complex", "{'descr': '<c16', 'fortran_order': False, 'shape': (1,)}", false, "unsupported dtype"},
 		{"datetime", "{'descr': '<M8[s]', 'fortran_order': False, 'shape': (1,)}", false, "unsupported dtype"},

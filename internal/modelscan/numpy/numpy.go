@@ -22,6 +22,7 @@ import (
 
 	"github.com/rampart-ai/rampart"
 	"github.com/rampart-ai/rampart/internal/modelscan"
+	"github.com/rampart-ai/rampart/internal/pylit"
 )
 
 const magic = "\x93NUMPY"
@@ -139,15 +140,14 @@ func parseHeader(s string, utf8Header bool) (header, error) {
 			}
 		}
 	}
-	p := &parser{s: s}
-	v, err := p.value(0)
+	v, end, err := pylit.Parse(s)
 	if err != nil {
 		return h, err
 	}
-	if rest := strings.TrimRight(s[p.i:], " \n"); rest != "" {
+	if rest := strings.TrimRight(s[end:], " \n"); rest != "" {
 		return h, fmt.Errorf("trailing %q", clip(rest))
 	}
-	d, ok := v.(dict)
+	d, ok := v.(pylit.Dict)
 	if !ok {
 		return h, fmt.Errorf("header is not a dict")
 	}
@@ -157,7 +157,7 @@ func parseHeader(s string, utf8Header bool) (header, error) {
 	if _, ok := d["fortran_order"].(bool); !ok {
 		return h, fmt.Errorf("fortran_order is not a bool")
 	}
-	shape, ok := d["shape"].(tuple)
+	shape, ok := d["shape"].(pylit.Tuple)
 	if !ok {
 		return h, fmt.Errorf("shape is not a tuple")
 	}
@@ -193,17 +193,17 @@ func dtypeSize(descr any, depth int) (int64, bool, error) {
 	switch d := descr.(type) {
 	case string:
 		return typestr(d)
-	case list:
+	case pylit.List:
 		var total int64
 		obj := false
 		for _, f := range d {
-			t, ok := f.(tuple)
+			t, ok := f.(pylit.Tuple)
 			if !ok || len(t) < 2 || len(t) > 3 {
 				return 0, false, fmt.Errorf("structured field %v is not (name, dtype[, shape])", f)
 			}
 			switch n := t[0].(type) {
 			case string:
-			case tuple: // (title, name)
+			case pylit.Tuple: // (title, name)
 				if len(n) != 2 {
 					return 0, false, fmt.Errorf("bad field name %v", n)
 				}
@@ -216,10 +216,10 @@ func dtypeSize(descr any, depth int) (int64, bool, error) {
 			}
 			obj = obj || o
 			if len(t) == 3 {
-				sh, ok := t[2].(tuple)
+				sh, ok := t[2].(pylit.Tuple)
 				if !ok {
 					if n, isInt := t[2].(int64); isInt {
-						sh = tuple{n}
+						sh = pylit.Tuple{n}
 					} else {
 						return 0, false, fmt.Errorf("bad field shape %v", t[2])
 					}
@@ -274,179 +274,4 @@ func typestr(s string) (int64, bool, error) {
 		return 4 * n, false, nil
 	}
 	return 0, false, fmt.Errorf("unknown dtype kind in %q", s)
-}
-
-type (
-	dict  map[string]any
-	list  []any
-	tuple []any
-)
-
-// parser is a strict reader of the Python literals numpy writes: dicts
-// with string keys, lists, tuples, strings, ints, True, False, None.
-type parser struct {
-	s string
-	i int
-}
-
-func (p *parser) skip() {
-	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\n' || p.s[p.i] == '\t') {
-		p.i++
-	}
-}
-
-func (p *parser) errf(format string, args ...any) error {
-	return fmt.Errorf("at %d: %s", p.i, fmt.Sprintf(format, args...))
-}
-
-func (p *parser) value(depth int) (any, error) {
-	if depth > 32 {
-		return nil, p.errf("nested too deep")
-	}
-	p.skip()
-	if p.i >= len(p.s) {
-		return nil, p.errf("unexpected end")
-	}
-	switch c := p.s[p.i]; {
-	case c == '{':
-		p.i++
-		d := dict{}
-		for {
-			p.skip()
-			if p.i < len(p.s) && p.s[p.i] == '}' {
-				p.i++
-				return d, nil
-			}
-			k, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			ks, ok := k.(string)
-			if !ok {
-				return nil, p.errf("dict key is not a string")
-			}
-			if _, dup := d[ks]; dup {
-				return nil, p.errf("duplicate key %q", ks)
-			}
-			p.skip()
-			if p.i >= len(p.s) || p.s[p.i] != ':' {
-				return nil, p.errf("want ':'")
-			}
-			p.i++
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			d[ks] = v
-			if !p.sep('}') {
-				return nil, p.errf("want ',' or '}'")
-			}
-		}
-	case c == '[' || c == '(':
-		end := byte(']')
-		if c == '(' {
-			end = ')'
-		}
-		p.i++
-		var items []any
-		for {
-			p.skip()
-			if p.i < len(p.s) && p.s[p.i] == end {
-				p.i++
-				break
-			}
-			if len(items) > 1<<16 {
-				return nil, p.errf("too many items")
-			}
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, v)
-			if !p.sep(end) {
-				return nil, p.errf("want ',' or %q", end)
-			}
-		}
-		if c == '[' {
-			return list(items), nil
-		}
-		return tuple(items), nil
-	case c == '\'' || c == '"':
-		return p.str(c)
-	case c >= '0' && c <= '9' || c == '-':
-		j := p.i + 1
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
-			j++
-		}
-		// Python 2 era headers wrote longs as 3L.
-		lit := p.s[p.i:j]
-		if j < len(p.s) && p.s[j] == 'L' {
-			j++
-		}
-		n, err := strconv.ParseInt(lit, 10, 64)
-		if err != nil {
-			return nil, p.errf("bad int %q", lit)
-		}
-		p.i = j
-		return n, nil
-	default:
-		for _, w := range []struct {
-			s string
-			v any
-		}{{"True", true}, {"False", false}, {"None", nil}} {
-			if strings.HasPrefix(p.s[p.i:], w.s) {
-				p.i += len(w.s)
-				return w.v, nil
-			}
-		}
-	}
-	return nil, p.errf("unexpected %q", p.s[p.i])
-}
-
-// sep consumes "," (then maybe the closer) or the closer; it reports
-// whether the container continues correctly. After it the caller loops.
-func (p *parser) sep(end byte) bool {
-	p.skip()
-	if p.i >= len(p.s) {
-		return false
-	}
-	if p.s[p.i] == ',' {
-		p.i++
-		return true
-	}
-	if p.s[p.i] == end {
-		return true
-	}
-	return false
-}
-
-func (p *parser) str(q byte) (string, error) {
-	p.i++
-	var b strings.Builder
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		switch {
-		case c == q:
-			p.i++
-			return b.String(), nil
-		case c == '\n':
-			return "", p.errf("newline in string")
-		case c == '\\':
-			if p.i+1 >= len(p.s) {
-				return "", p.errf("bad escape")
-			}
-			switch e := p.s[p.i+1]; e {
-			case '\\', '\'', '"':
-				b.WriteByte(e)
-			default:
-				// numpy never writes other escapes in type strings.
-				return "", p.errf("unsupported escape \\%c", e)
-			}
-			p.i += 2
-		default:
-			b.WriteByte(c)
-			p.i++
-		}
-	}
-	return "", p.errf("unterminated string")
 }
