@@ -117,42 +117,12 @@ func Wasserstein1Weighted(av, aw, bv, bw []float64) float64 {
 		math.IsInf(b[0].v, 0) || math.IsInf(b[len(b)-1].v, 0) {
 		return math.NaN()
 	}
-	// Sweep the merged values; between consecutive distinct values both
-	// ECDFs are constant.
 	sum := 0.0
-	var ca, cb float64
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var v float64
-		switch {
-		case i == len(a):
-			v = b[j].v
-		case j == len(b):
-			v = a[i].v
-		default:
-			v = min(a[i].v, b[j].v)
+	walkECDFs(a, ta, b, tb, func(v, fa, fb, next float64, last bool) {
+		if !last {
+			sum += math.Abs(fa-fb) * (next - v)
 		}
-		for i < len(a) && a[i].v == v {
-			ca += a[i].w
-			i++
-		}
-		for j < len(b) && b[j].v == v {
-			cb += b[j].w
-			j++
-		}
-		var next float64
-		switch {
-		case i == len(a) && j == len(b):
-			return sum
-		case i == len(a):
-			next = b[j].v
-		case j == len(b):
-			next = a[i].v
-		default:
-			next = min(a[i].v, b[j].v)
-		}
-		sum += math.Abs(ca/ta-cb/tb) * (next - v)
-	}
+	})
 	return sum
 }
 

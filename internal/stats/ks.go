@@ -275,18 +275,34 @@ func KS2Weighted(av, aw, bv, bw []float64) (TestResult, error) {
 		return TestResult{}, fmt.Errorf("ks2 weightedPoint: second sample: %w", err)
 	}
 	d := 0.0
-	var ca, cb float64 // cumulative weights
+	walkECDFs(a, na, b, nb, func(_, fa, fb, _ float64, _ bool) {
+		d = max(d, math.Abs(fa-fb))
+	})
+	return TestResult{Statistic: d, PValue: ksAsympSF(na, nb, d), Method: "sketch"}, nil
+}
+
+type weightedPoint struct{ v, w float64 }
+
+// walkECDFs visits the distinct values of two samples sorted by value, in
+// increasing order, with both weighted ECDFs just after each value (ta and
+// tb are the total weights) and the next distinct value of either sample;
+// last is true at the final value, where next is meaningless. Between
+// consecutive distinct values both ECDFs are constant, which is all the
+// two-sample statistics here need.
+func walkECDFs(a []weightedPoint, ta float64, b []weightedPoint, tb float64, f func(v, fa, fb, next float64, last bool)) {
+	var ca, cb float64
 	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var v float64
+	at := func() float64 {
 		switch {
 		case i == len(a):
-			v = b[j].v
+			return b[j].v
 		case j == len(b):
-			v = a[i].v
-		default:
-			v = min(a[i].v, b[j].v)
+			return a[i].v
 		}
+		return min(a[i].v, b[j].v)
+	}
+	for i < len(a) || j < len(b) {
+		v := at()
 		for i < len(a) && a[i].v == v {
 			ca += a[i].w
 			i++
@@ -295,12 +311,13 @@ func KS2Weighted(av, aw, bv, bw []float64) (TestResult, error) {
 			cb += b[j].w
 			j++
 		}
-		d = max(d, math.Abs(ca/na-cb/nb))
+		if i == len(a) && j == len(b) {
+			f(v, ca/ta, cb/tb, 0, true)
+			return
+		}
+		f(v, ca/ta, cb/tb, at(), false)
 	}
-	return TestResult{Statistic: d, PValue: ksAsympSF(na, nb, d), Method: "sketch"}, nil
 }
-
-type weightedPoint struct{ v, w float64 }
 
 // errBadWeights reports weights that are negative, non-finite, of the wrong
 // length, or that sum to zero.
