@@ -44,6 +44,19 @@ func (f *dataFlags) options() (data.Options, error) {
 	return data.Options{Format: f.format, LabelFile: f.labelFile, InferRows: f.inferRows}, nil
 }
 
+// setup checks --format and the reader flags and returns the reader
+// options. A label file's values become the column "label", so with
+// --label-file the label defaults to it.
+func (f *dataFlags) setup(format string, label *string) (data.Options, error) {
+	if err := outFormat(format); err != nil {
+		return data.Options{}, err
+	}
+	if label != nil && *label == "" && f.labelFile != "" {
+		*label = "label"
+	}
+	return f.options()
+}
+
 // rowProgress is a row counter on stderr (a terminal, or --progress).
 type rowProgress struct{ bar *progressbar.ProgressBar }
 
@@ -187,15 +200,9 @@ it the profile JSON goes to stdout.`,
   rampart data profile fashion/train-images-idx3-ubyte.gz --label-file fashion/train-labels-idx1-ubyte.gz -o fashion.profile.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := outFormat(format); err != nil {
-				return err
-			}
-			dopt, err := df.options()
+			dopt, err := df.setup(format, &label)
 			if err != nil {
 				return err
-			}
-			if label == "" && df.labelFile != "" {
-				label = "label"
 			}
 			prog := newRowProgress(env, df.progress, "profiling")
 			p, err := dataguard.ProfileFiles(args, dopt, dataguard.ProfileOptions{
@@ -319,13 +326,10 @@ errors.`,
 		Example: `  rampart data validate batch-2026-12-01.csv --profile train.profile.json`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := outFormat(format); err != nil {
-				return err
-			}
 			if profilePath == "" {
 				return Usage("--profile is required")
 			}
-			dopt, err := df.options()
+			dopt, err := df.setup(format, nil)
 			if err != nil {
 				return err
 			}
@@ -443,15 +447,9 @@ only is drift.`,
   rampart data drift train.profile.json today.parquet --format json --html drift.html`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := outFormat(format); err != nil {
-				return err
-			}
-			dopt, err := df.options()
+			dopt, err := df.setup(format, &label)
 			if err != nil {
 				return err
-			}
-			if label == "" && df.labelFile != "" {
-				label = "label"
 			}
 			prog := newRowProgress(env, df.progress, "reading")
 			base, err := sideProfile(args[0], dopt, label, dataguard.DefaultKeepValues/2, prog)

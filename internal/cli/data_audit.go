@@ -50,15 +50,9 @@ The feature matrix is held in memory (bounded by --max-cells). Row numbers are
   rampart data audit train-images-idx3-ubyte.gz --label-file train-labels-idx1-ubyte.gz --format json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := outFormat(format); err != nil {
-				return err
-			}
-			dopt, err := df.options()
+			dopt, err := df.setup(format, &label)
 			if err != nil {
 				return err
-			}
-			if label == "" && df.labelFile != "" {
-				label = "label"
 			}
 			for _, s := range skip {
 				switch s {
