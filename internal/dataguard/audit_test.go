@@ -182,11 +182,12 @@ func TestAuditLeakageBudgetCountsSkips(t *testing.T) {
 	}
 }
 
-// TestAuditLongStringsCostNoMemory is the regression test for a memory
+// TestAuditLongStringsHeldAsHashes is the regression test for a memory
 // blow-up: string features were held whole, outside --max-cells, so a
-// small gzip of 1 MiB strings took gigabytes. They are held as hashes now;
-// duplicates are still found.
-func TestAuditLongStringsCostNoMemory(t *testing.T) {
+// small gzip of 1 MiB strings took gigabytes. They are held as 64-bit
+// hashes now (the table's type says so), count against --max-cells, and
+// duplicates of long strings are still found.
+func TestAuditLongStringsHeldAsHashes(t *testing.T) {
 	dir := t.TempDir()
 	long := strings.Repeat("a", 1<<20)
 	var b strings.Builder
@@ -202,5 +203,10 @@ func TestAuditLongStringsCostNoMemory(t *testing.T) {
 	}
 	if n := len(kinds(res)[KindDuplicate]); n != 20 {
 		t.Errorf("%d duplicates, want 20: %v", n, kinds(res))
+	}
+	// Two string-bearing columns (i counts, s is text) per row: 40 rows
+	// need 80 cells, so 79 is over the bound.
+	if _, err := Audit(p, data.Options{MaxField: 2 << 20}, AuditOptions{Label: "label", MaxCells: 79, Skip: []string{"label_noise", "outlier"}}); err == nil {
+		t.Error("string columns do not count against --max-cells")
 	}
 }
