@@ -188,8 +188,14 @@ type table struct {
 	hasLabel []bool
 }
 
-func loadTable(path string, dopt data.Options, label string, maxCells int64, want []string) (*table, error) {
+// loadTable reads the dataset at path into memory. When labelOptional is
+// set, a file without the label column (a test set without labels) loads
+// unlabelled instead of failing.
+func loadTable(path string, dopt data.Options, label string, labelOptional bool, maxCells int64, want []string) (*table, error) {
 	dopt.Label = label
+	if labelOptional {
+		dopt.Label = "" // the readers refuse a label they cannot find
+	}
 	src, err := data.Open(path, dopt)
 	if err != nil {
 		return nil, err
@@ -198,9 +204,13 @@ func loadTable(path string, dopt data.Options, label string, maxCells int64, wan
 	s := src.Schema()
 	li := -1
 	if label != "" {
-		if li = s.Index(label); li < 0 {
+		li = s.Index(label)
+		if li < 0 && !labelOptional {
 			return nil, fmt.Errorf("%s: label column %q is not in the data (columns: %s)", path, label, fieldList(s))
 		}
+	}
+	if li < 0 {
+		label = ""
 	}
 	t := &table{}
 	var numIdx, strIdx []int
@@ -318,7 +328,7 @@ func sameFeatures(a *table, i int, b *table, j int) bool {
 func Audit(path string, dopt data.Options, opt AuditOptions) (*AuditResult, error) {
 	opt = opt.withDefaults()
 	opt.Progress("reading")
-	t, err := loadTable(path, dopt, opt.Label, opt.MaxCells, nil)
+	t, err := loadTable(path, dopt, opt.Label, false, opt.MaxCells, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +350,7 @@ func Audit(path string, dopt data.Options, opt AuditOptions) (*AuditResult, erro
 	}
 	if opt.Against != "" {
 		opt.Progress("leakage")
-		o, err := loadTable(opt.Against, dopt, labelIfPresent(opt.Against, dopt, opt.Label), opt.MaxCells, append(slices.Clone(t.names), t.strCols...))
+		o, err := loadTable(opt.Against, dopt, opt.Label, true, opt.MaxCells, append(slices.Clone(t.names), t.strCols...))
 		if err != nil {
 			return nil, err
 		}
@@ -377,22 +387,6 @@ func Audit(path string, dopt data.Options, opt AuditOptions) (*AuditResult, erro
 		res.Summary[f.Kind]++
 	}
 	return res, nil
-}
-
-// labelIfPresent returns label when the file at path has that column.
-func labelIfPresent(path string, dopt data.Options, label string) string {
-	if label == "" {
-		return ""
-	}
-	src, err := data.Open(path, dopt)
-	if err != nil {
-		return ""
-	}
-	defer src.Close()
-	if src.Schema().Index(label) >= 0 {
-		return label
-	}
-	return ""
 }
 
 func kindRank(k string) int {
