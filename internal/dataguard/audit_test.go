@@ -210,3 +210,22 @@ func TestAuditLongStringsHeldAsHashes(t *testing.T) {
 		t.Error("string columns do not count against --max-cells")
 	}
 }
+
+// TestAuditAgainstUnlabelled: a test set without the label column still
+// serves for leakage (class shift needs its labels and is skipped).
+func TestAuditAgainstUnlabelled(t *testing.T) {
+	dir := t.TempDir()
+	train := filepath.Join(dir, "train.csv")
+	gaussCSV(t, train, 200, 4, 2, 3)
+	lines := strings.Split(strings.TrimSpace(mustRead(t, train)), "\n")
+	cells := strings.Split(lines[10], ",")
+	test := filepath.Join(dir, "test.csv")
+	os.WriteFile(test, []byte("f0,f1,f2,f3\n"+strings.Join(cells[:4], ",")+"\n"), 0o644)
+	res, err := Audit(train, data.Options{}, AuditOptions{Label: "label", Against: test, Skip: []string{"label_noise", "outlier"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(kinds(res)[KindLeakage]); got != "[9]" {
+		t.Errorf("leakage rows %s, want [9]", got)
+	}
+}
