@@ -133,3 +133,27 @@ func TestDetectLabelIssuesBlobs(t *testing.T) {
 		}
 	}
 }
+
+// prf is the precision, recall and F1 of issues against the truly flipped rows.
+func prf(issues []LabelIssue, truth []int) (p, r, f1 float64) {
+	flipped := map[int]bool{}
+	for _, row := range truth {
+		flipped[row] = true
+	}
+	var tp int
+	for _, is := range issues {
+		if flipped[is.Row] {
+			tp++
+		}
+	}
+	if len(issues) > 0 {
+		p = float64(tp) / float64(len(issues))
+	}
+	if len(truth) > 0 {
+		r = float64(tp) / float64(len(truth))
+	}
+	if p+r > 0 {
+		f1 = 2 * p * r / (p + r)
+	}
+	return p, r, f1
+}
